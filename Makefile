@@ -1,0 +1,68 @@
+# chaton-toolkit: `make demo` deploys the example collective into a local container,
+# `make test` runs the whole test suite. Both install what they need on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+# ACCELERATOR=off runs Ansible on its standard (linear) strategy instead of Mitogen's.
+ACCELERATOR ?= on
+
+export PATH := $(BIN):$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/.config/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+ifeq ($(ACCELERATOR),off)
+export ANSIBLE_STRATEGY := linear
+endif
+
+.PHONY: help host-packages venv image lint unit molecule test demo demo-clean constraints clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+host-packages: ## Install the Debian packages the toolkit needs (podman, runc, debootstrap…)
+	@scripts/host-packages
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) | host-packages
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create the virtualenv with the pinned Python packages
+
+image: venv ## Build the Debian 12 systemd base image (once)
+	@$(BIN)/chaton container image
+
+lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: venv ## Python tests that need no container
+	$(BIN)/python -m pytest -m 'not container' -q
+
+molecule: image ## Every role's molecule scenario, idempotence judged from Ansible's stats
+	$(BIN)/python -m pytest -m container -q tests/test_roles_molecule.py
+
+test: lint image ## The whole test suite (lint, unit tests, role scenarios, site test)
+	$(BIN)/python -m pytest -q
+
+demo: image ## Deploy the example collective into a local container and verify it
+	$(BIN)/chaton demo
+
+demo-clean: venv ## Remove the demo container and what the demo made
+	$(BIN)/chaton demo --clean
+
+constraints: ## Re-pin the Python packages from the current virtualenv
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^pip==' -e '^setuptools==' \
+	  | { echo "# Pinned versions of every Python package the toolkit installs (Python 3.11)."; \
+	      echo "# Regenerate with: make constraints"; cat; } > $(CONSTRAINTS)
+
+clean: ## Remove the virtualenv and caches (not the image)
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from chaton.cli import main
+
+sys.exit(main())

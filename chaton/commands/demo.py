@@ -1,0 +1,81 @@
+"""`chaton demo`: the example collective deployed into local containers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaton import containers
+from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
+from chaton.errors import BadInput
+from chaton.i18n import _
+from chaton.paths import PROJECT_ROOT
+from chaton.runner import FACT_CACHE
+
+EXAMPLE = PROJECT_ROOT / "inventories" / "example"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help=_("deploy the example collective into local containers"),
+        description=_(
+            "Start a local Debian 12 container for each server of the example collective that "
+            "is reached through podman, deploy the site into it and summarise. "
+            "--clean removes those containers."
+        ),
+    )
+    parser.add_argument("--clean", action="store_true", help=_("remove the demo containers"))
+    add_run_options(parser)
+    parser.set_defaults(func=_demo, inventory=EXAMPLE)
+
+
+def container_hosts(hosts_file: Path) -> dict[str, str]:
+    """{inventory name: container name} for the hosts reached through podman."""
+    data = yaml.safe_load(hosts_file.read_text(encoding="utf-8")) or {}
+    found: dict[str, str] = {}
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, hostvars in (group.get("hosts") or {}).items():
+            hostvars = hostvars or {}
+            if str(hostvars.get("ansible_connection", "")).endswith("podman"):
+                found[name] = str(hostvars.get("ansible_host", name))
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    for group in data.values():
+        walk(group or {})
+    if not found:
+        raise BadInput(_("{path}: no host is reached through podman", path=hosts_file))
+    return found
+
+
+def _demo(args: argparse.Namespace) -> int:
+    hosts = container_hosts(inventory_file(args.inventory))
+    if args.clean:
+        for name, container in hosts.items():
+            removed = containers.stop(container)
+            # Facts cached for the removed host would describe a machine that is gone.
+            (FACT_CACHE / name).unlink(missing_ok=True)
+            print(
+                _("{name}: removed", name=container)
+                if removed
+                else _("{name}: not there", name=container)
+            )
+        return 0
+    containers.build_image()
+    for name, container in hosts.items():
+        created = containers.start(containers.TestHost(name=container, hostname=name))
+        print(
+            _(
+                "{name}: container {container} {state}",
+                name=name,
+                container=container,
+                state=_("created") if created else _("running"),
+            )
+        )
+    code = print_summary(deploy(args), as_json=args.json)
+    return code

@@ -1,0 +1,107 @@
+"""`chaton deploy`: run the site playbook on the collective's servers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from chaton.cli import add_inventory_argument
+from chaton.errors import BadInput, ExitCode
+from chaton.i18n import _
+from chaton.paths import PROJECT_ROOT
+from chaton.runner import RunResult, run_playbook
+
+SITE = PROJECT_ROOT / "playbooks" / "site.yml"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "deploy",
+        help=_("deploy the services on the collective's servers"),
+        description=_("Run the site playbook through ansible-runner and summarise what changed."),
+    )
+    add_inventory_argument(parser)
+    add_run_options(parser)
+    parser.set_defaults(func=_deploy)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check", action="store_true", help=_("show what would change, change nothing")
+    )
+    parser.add_argument("--limit", metavar="HOSTS", help=_("only these servers (Ansible pattern)"))
+    parser.add_argument(
+        "--no-accelerator",
+        dest="accelerator",
+        action="store_false",
+        help=_("run Ansible's standard strategy instead of the Mitogen accelerator"),
+    )
+    parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+
+
+def inventory_file(inventory: Path) -> Path:
+    hosts = inventory / "hosts.yml"
+    if not hosts.is_file():
+        raise BadInput(_("{path}: no such inventory file", path=hosts))
+    return hosts
+
+
+def deploy(args: argparse.Namespace) -> RunResult:
+    return run_playbook(
+        SITE,
+        inventory_file(args.inventory),
+        limit=args.limit,
+        check=args.check,
+        diff=args.check,
+        accelerator=args.accelerator,
+    )
+
+
+def print_summary(result: RunResult, *, as_json: bool = False) -> int:
+    """Print a per-host table (or JSON) and return the exit code of the run."""
+    code = int(ExitCode.OK if result.succeeded else ExitCode.FAILED)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "status": result.status,
+                    "hosts": {h: asdict(s) for h, s in result.hosts.items()},
+                    "changed_tasks": result.changed_tasks,
+                    "failed_tasks": result.failed_tasks,
+                    "run_dir": str(result.run_dir),
+                },
+                indent=2,
+            )
+        )
+        return code
+    header = (_("host"), "ok", _("changed"), _("failed"), _("unreachable"), _("skipped"))
+    rows = [header] + [
+        (h, str(s.ok), str(s.changed), str(s.failures), str(s.unreachable), str(s.skipped))
+        for h, s in result.hosts.items()
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    for host, task in result.changed_tasks:
+        print(_("  changed on {host}: {task}", host=host, task=task))
+    for host, task, message in result.failed_tasks:
+        print(_("  failed on {host}: {task}: {message}", host=host, task=task, message=message))
+    if result.output_tail:
+        print(result.output_tail)
+    verdict = _("succeeded") if result.succeeded else _("FAILED")
+    print(
+        _(
+            "Run {verdict}: {changed} changed task(s). Logs: {run_dir}",
+            verdict=verdict,
+            changed=result.changed,
+            run_dir=result.run_dir,
+        )
+    )
+    return code
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    return print_summary(deploy(args), as_json=args.json)

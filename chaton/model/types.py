@@ -1,0 +1,317 @@
+"""Constrained field types shared by the collective and structure models.
+
+Every check here is pure (no I/O) and fails with `fail(template, **values)`: a pydantic error whose
+English message template and values travel in the error context, so the loader can translate the
+message into the operator's language (`chaton.i18n`) and place it at the file, line and column the
+value came from.
+
+Amounts of money are `decimal.Decimal` in the collective's currency (euros), never floats: a YAML
+number such as `29.99` is read through its decimal text (`Decimal("29.99")`), at most two decimal
+places are allowed, so every computation on amounts is exact.
+"""
+
+from __future__ import annotations
+
+import encodings.idna
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
+
+# The context key under which `fail` stores the English template of a chaton error.
+TEMPLATE_KEY = "chaton_template"
+ERROR_TYPE = "chaton"
+
+
+def fail(template: str, **values: Any) -> PydanticCustomError:
+    """A validation error carrying its English `template` and its `values` for translation."""
+    return PydanticCustomError(ERROR_TYPE, template, {TEMPLATE_KEY: template, **values})
+
+
+def show(value: object, limit: int = 60) -> str:
+    """A value quoted for a message: control characters escaped, long values shortened."""
+    text = value if isinstance(value, str) else str(value)
+    shown = repr(text)
+    if len(shown) > limit:
+        shown = shown[: limit - 4] + "…" + shown[-1]
+    return shown
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers: slugs, server names, tier names, list names. They end up in Unix user names, paths,
+# database names and Ansible variables, so nothing but lowercase ASCII letters, digits and hyphens.
+
+IDENTIFIER_RE = re.compile(r"[a-z][a-z0-9-]{1,30}")
+
+
+def check_identifier(value: str) -> str:
+    if IDENTIFIER_RE.fullmatch(value) is None:
+        raise fail(
+            "{value} is not a valid identifier: 2 to 31 characters, lowercase letters a-z, "
+            "digits and hyphens, starting with a letter",
+            value=show(value),
+        )
+    return value
+
+
+Identifier = Annotated[StrictStr, AfterValidator(check_identifier)]
+
+# ---------------------------------------------------------------------------------------------
+# Free text (names, labels): anything printable on one line, including strings that look like
+# Jinja or YAML. Those are written tagged !unsafe when rendered, never interpreted.
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_one_line(value: str) -> str:
+    if not value.strip():
+        raise fail("must not be empty")
+    if _CONTROL_RE.search(value):
+        raise fail("must be a single line of text without control characters")
+    return value
+
+
+FreeText = Annotated[StrictStr, Field(max_length=200), AfterValidator(check_one_line)]
+
+# ---------------------------------------------------------------------------------------------
+# Domains, checked with IDNA (Python's `encodings.idna`, i.e. IDNA 2003 nameprep + punycode).
+# A domain must be written in its canonical form: lowercase, no final dot, Unicode labels already
+# normalised. `domain_to_ascii` gives the ASCII (punycode) form used to compare domains.
+
+_LDH_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TLD_RE = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+
+
+def _label_to_ascii(label: str) -> str:
+    """One label in ASCII form; raises ValueError with an English template when invalid."""
+    if not label:
+        raise ValueError("empty label")
+    if label.isascii():
+        if _LDH_LABEL_RE.fullmatch(label.lower()) is None:
+            raise ValueError("ldh")
+        if label.lower() != label:
+            raise ValueError("uppercase")
+        ascii_label = label
+    else:
+        try:
+            prepped = encodings.idna.nameprep(label)
+            ascii_label = encodings.idna.ToASCII(label).decode("ascii")
+        except UnicodeError as error:
+            raise ValueError("idna") from error
+        if prepped != label:
+            raise ValueError("not normalised:" + prepped)
+    if _LDH_LABEL_RE.fullmatch(ascii_label) is None:
+        raise ValueError("ldh")
+    if ascii_label[2:4] == "--":
+        if not ascii_label.startswith("xn--"):
+            raise ValueError("ldh")
+        try:
+            unicode_label = encodings.idna.ToUnicode(ascii_label)
+            if encodings.idna.ToASCII(unicode_label).decode("ascii") != ascii_label:
+                raise ValueError("idna")
+        except UnicodeError as error:
+            raise ValueError("idna") from error
+    return ascii_label
+
+
+def domain_to_ascii(domain: str) -> str:
+    """The ASCII form of an already validated domain (for comparisons)."""
+    return ".".join(_label_to_ascii(label) for label in domain.split("."))
+
+
+def check_domain(value: str) -> str:
+    shown = show(value)
+    if value.endswith("."):
+        raise fail("{value} is not a valid domain: write it without the final dot", value=shown)
+    labels = value.split(".")
+    if len(labels) < 2:
+        raise fail(
+            "{value} is not a valid domain: it needs at least two parts, like example.org",
+            value=shown,
+        )
+    ascii_labels: list[str] = []
+    for label in labels:
+        try:
+            ascii_labels.append(_label_to_ascii(label))
+        except ValueError as error:
+            reason = str(error)
+            if reason == "uppercase" or reason.startswith("not normalised:"):
+                lowered = ".".join(
+                    encodings.idna.nameprep(part) if not part.isascii() else part.lower()
+                    for part in labels
+                    if part
+                )
+                raise fail(
+                    "{value} is not a valid domain: write it in lowercase, as {suggestion}",
+                    value=shown,
+                    suggestion=show(lowered),
+                ) from None
+            if reason == "idna":
+                raise fail(
+                    "{value} is not a valid domain: {label} is not a valid internationalised "
+                    "(IDNA) name",
+                    value=shown,
+                    label=show(label),
+                ) from None
+            raise fail(
+                "{value} is not a valid domain: each part between dots must be 1 to 63 letters, "
+                "digits or hyphens, not starting or ending with a hyphen",
+                value=shown,
+            ) from None
+    ascii_domain = ".".join(ascii_labels)
+    if len(ascii_domain) > 253:
+        raise fail("{value} is not a valid domain: longer than 253 characters", value=shown)
+    if _TLD_RE.fullmatch(ascii_labels[-1]) is None:
+        raise fail(
+            "{value} is not a valid domain: it must end with a real top-level domain such as .fr "
+            "or .org",
+            value=shown,
+        )
+    return value
+
+
+Domain = Annotated[StrictStr, AfterValidator(check_domain)]
+
+# ---------------------------------------------------------------------------------------------
+# Email addresses. Deliberately narrower than RFC 5322: the local part is letters, digits and
+# `. _ % + -` (no quoting, no leading, trailing or doubled dot), the domain follows `check_domain`.
+
+_LOCAL_PART_RE = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
+
+
+def check_email(value: str) -> str:
+    shown = show(value)
+    local, at, domain = value.rpartition("@")
+    if (
+        not at
+        or len(local) > 64
+        or len(value) > 254
+        or _LOCAL_PART_RE.fullmatch(local) is None
+        or not domain
+    ):
+        raise fail(
+            "{value} is not a valid email address (expected something like name@example.org)",
+            value=shown,
+        )
+    try:
+        # Unlike a structure's domains, the domain of an address may be written in any case.
+        check_domain(domain.lower())
+    except PydanticCustomError:
+        raise fail(
+            "{value} is not a valid email address: its domain {domain} is not valid",
+            value=shown,
+            domain=show(domain),
+        ) from None
+    return value
+
+
+Email = Annotated[StrictStr, AfterValidator(check_email)]
+
+# ---------------------------------------------------------------------------------------------
+# HTTPS URLs (a website's git repository, the association's site). Only https, no user or
+# password inside the URL, a valid host, a plain path: no `ext::`, `file://` or `-option` tricks.
+
+_URL_RE = re.compile(
+    r"https://(?P<host>[^/:@?#\s]+)(?::(?P<port>[0-9]{1,5}))?(?P<path>/[A-Za-z0-9._~/%+-]*)?"
+)
+
+
+def check_https_url(value: str) -> str:
+    shown = show(value)
+    if value.startswith("https://") and "@" in value.split("/", 3)[2]:
+        raise fail("{value}: the address must not contain a user name or password", value=shown)
+    match = _URL_RE.fullmatch(value)
+    if match is None:
+        raise fail(
+            "{value} is not a valid address: expected https://host/path, with no spaces, "
+            "query or fragment",
+            value=shown,
+        )
+    try:
+        check_domain(match["host"])
+    except PydanticCustomError:
+        raise fail(
+            "{value} is not a valid address: its host {host} is not a valid domain",
+            value=shown,
+            host=show(match["host"]),
+        ) from None
+    if match["port"] is not None and not 0 < int(match["port"]) < 65536:
+        raise fail("{value} is not a valid address: bad port number", value=shown)
+    return value
+
+
+HttpsUrl = Annotated[StrictStr, AfterValidator(check_https_url)]
+
+# A git branch or tag: no leading hyphen (it would be read as an option), no `..`.
+_REF_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}")
+
+
+def check_git_ref(value: str) -> str:
+    if _REF_RE.fullmatch(value) is None or ".." in value or value.endswith((".", "/")):
+        raise fail(
+            "{value} is not a valid git branch or tag name (letters, digits and . _ / -, not "
+            "starting with a hyphen)",
+            value=show(value),
+        )
+    return value
+
+
+GitRef = Annotated[StrictStr, AfterValidator(check_git_ref)]
+
+# ---------------------------------------------------------------------------------------------
+# Numbers. YAML gives ints and floats; a decimal field reads a float through its shortest text
+# (`repr`), so `0.1` is exactly `Decimal("0.1")`. Booleans and strings are refused.
+
+
+def _to_decimal(value: object) -> object:
+    if isinstance(value, bool):
+        raise fail("must be a number, not true/false")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise fail("must be a finite number")
+        return Decimal(repr(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise fail("must be a finite number")
+        return value
+    raise fail("must be a number (without quotes)")
+
+
+def _decimal_places(places: int) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        try:
+            exponent = value.normalize().as_tuple().exponent
+        except InvalidOperation:  # pragma: no cover - finite decimals always normalise
+            raise fail("must be a finite number") from None
+        if isinstance(exponent, int) and exponent < -places:
+            raise fail("at most {places} digits after the decimal point", places=places)
+        return value
+
+    return AfterValidator(check)
+
+
+# An amount of money in the collective's currency: 0 to 1,000,000, cents at most.
+Money = Annotated[
+    Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=1_000_000), _decimal_places(2)
+]
+# A price per kWh: 0 to 100, four decimals at most.
+UnitPrice = Annotated[
+    Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=100), _decimal_places(4)
+]
+# A share between 0 and 1 (0.25 is a quarter), four decimals at most.
+Ratio = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=1), _decimal_places(4)]
+# Hours per month: 0 to 744 (a whole month), two decimals at most.
+Hours = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=744), _decimal_places(2)]
+# A resource amount that may be fractional (GB of disk, share of a CPU core): 0 to 100,000.
+Quantity = Annotated[
+    Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=100_000), _decimal_places(3)
+]
+
+# Whole numbers with bounds that keep every later computation meaningful.
+PositiveInt = Annotated[StrictInt, Field(gt=0, le=10_000_000)]
+NonNegativeInt = Annotated[StrictInt, Field(ge=0, le=10_000_000)]

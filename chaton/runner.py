@@ -1,0 +1,251 @@
+"""Run the project's playbooks through ansible-runner's Python API.
+
+One private data folder per run under `runs/` (ignored by git, rotated), no environment files
+written, event data omitted except for failures, results read from `runner.stats`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import ansible_runner
+
+from chaton.i18n import _
+from chaton.paths import CONTAINERS_CONF, PROJECT_ROOT
+
+RUNS_DIR = PROJECT_ROOT / "runs"
+# Where the facts of each host are cached between runs (ansible.cfg's fact_caching_connection).
+FACT_CACHE = PROJECT_ROOT / ".cache" / "ansible-facts"
+# Events written to a run's folder; the others (and their data) are only shown, never kept.
+KEPT_EVENTS = frozenset({"runner_on_failed", "runner_on_unreachable", "playbook_on_stats", "error"})
+KEEP_RUNS = 20
+# HostStats field -> key of ansible-runner's `stats` (unreachable hosts are "dark" there).
+RUNNER_STAT_KEYS = {
+    "ok": "ok",
+    "changed": "changed",
+    "failures": "failures",
+    "unreachable": "dark",
+    "skipped": "skipped",
+    "rescued": "rescued",
+    "ignored": "ignored",
+}
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    failures: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+
+@dataclass
+class RunResult:
+    """What a run did, from Ansible's own stats."""
+
+    status: str
+    rc: int
+    hosts: dict[str, HostStats]
+    changed_tasks: list[tuple[str, str]] = field(default_factory=list)
+    failed_tasks: list[tuple[str, str, str]] = field(default_factory=list)
+    run_dir: Path | None = None
+    # The end of Ansible's output, kept when the run failed before any task could.
+    output_tail: str = ""
+
+    @property
+    def changed(self) -> int:
+        return sum(h.changed for h in self.hosts.values())
+
+    @property
+    def succeeded(self) -> bool:
+        return self.rc == 0 and all(
+            h.failures == 0 and h.unreachable == 0 for h in self.hosts.values()
+        )
+
+
+def hosts_from_stats(stats: Mapping[str, Mapping[str, int]] | None) -> dict[str, HostStats]:
+    """Turn ansible-runner's stats ({"ok": {host: n}, "dark": {...}, …}) into per-host rows."""
+    stats = stats or {}
+    hosts = {host: HostStats() for host in stats.get("processed", {}) or {}}
+    for field_name, key in RUNNER_STAT_KEYS.items():
+        for host, count in (stats.get(key) or {}).items():
+            setattr(hosts.setdefault(host, HostStats()), field_name, int(count))
+    return dict(sorted(hosts.items()))
+
+
+class Progress:
+    """Live progress of a run: current play and task, and the counts so far."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.play = ""
+        self.task = ""
+        self.counts = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0}
+        self.changed_tasks: list[tuple[str, str]] = []
+        self.failed_tasks: list[tuple[str, str, str]] = []
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        name = event.get("event", "")
+        data = event.get("event_data", {}) or {}
+        host = str(data.get("host", ""))
+        if name == "playbook_on_play_start":
+            self.play = str(data.get("play", ""))
+            self._line(_("play: {play}", play=self.play), keep=True)
+        elif name == "playbook_on_task_start":
+            self.task = str(data.get("task", ""))
+            self._status()
+        elif name == "runner_on_ok":
+            changed = bool((data.get("res") or {}).get("changed", False)) or bool(
+                data.get("changed")
+            )
+            self.counts["changed" if changed else "ok"] += 1
+            if changed:
+                self.changed_tasks.append((host, str(data.get("task", self.task))))
+            self._status()
+        elif name == "runner_on_failed" and not data.get("ignore_errors"):
+            self.counts["failed"] += 1
+            message = str((data.get("res") or {}).get("msg", ""))
+            self.failed_tasks.append((host, str(data.get("task", self.task)), message))
+            self._line(
+                _("FAILED {host}: {task}: {message}", host=host, task=self.task, message=message),
+                keep=True,
+            )
+        elif name == "runner_on_unreachable":
+            self.counts["unreachable"] += 1
+            message = str((data.get("res") or {}).get("msg", ""))
+            self.failed_tasks.append((host, str(data.get("task", self.task)), message))
+            self._line(_("UNREACHABLE {host}: {message}", host=host, message=message), keep=True)
+        return True
+
+    def _status(self) -> None:
+        if not self.live:
+            return
+        c = self.counts
+        text = _(
+            "  {task} — ok {ok}, changed {changed}, failed {failed}",
+            task=self.task[:60],
+            ok=c["ok"],
+            changed=c["changed"],
+            failed=c["failed"] + c["unreachable"],
+        )
+        self.stream.write("\r\033[K" + text)
+        self.stream.flush()
+
+    def _line(self, text: str, *, keep: bool) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def ansible_env(*, accelerator: bool = True) -> dict[str, str]:
+    """Environment of an Ansible run: the project's ansible.cfg and containers.conf."""
+    env = {
+        "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
+        "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(CONTAINERS_CONF)),
+        "ANSIBLE_FORCE_COLOR": "false",
+        # ansible-runner turns host key checking off unless told: keep Ansible's default (on).
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        # The Ansible installed beside chaton, even when its virtualenv is not activated.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    if not accelerator:
+        env["ANSIBLE_STRATEGY"] = "linear"
+    return env
+
+
+def run_playbook(
+    playbook: Path,
+    inventory: Path | list[Path],
+    *,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    accelerator: bool = True,
+    progress: Callable[[dict[str, Any]], bool] | None = None,
+    runs_dir: Path = RUNS_DIR,
+    quiet: bool = True,
+    env: Mapping[str, str] | None = None,
+    fact_cache: Path = FACT_CACHE,
+) -> RunResult:
+    """Run `playbook` against `inventory` and return what happened."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    run_dir = runs_dir / stamp
+    run_dir.mkdir()
+    inventories = inventory if isinstance(inventory, list) else [inventory]
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    tracker = progress or Progress()
+
+    def handle(event: dict[str, Any]) -> bool:
+        tracker(event)
+        return str(event.get("event", "")) in KEPT_EVENTS
+
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(run_dir),
+        "playbook": str(playbook.resolve()),
+        "inventory": [str(p.resolve()) for p in inventories],
+        "envvars": {**ansible_env(accelerator=accelerator), **(env or {})},
+        "suppress_env_files": True,
+        # The handler sees every event in full (for the progress display) and decides which
+        # are written to the run folder: failures and the final stats only.
+        "omit_event_data": False,
+        "only_failed_event_data": False,
+        "rotate_artifacts": KEEP_RUNS,
+        "quiet": quiet,
+        "event_handler": handle,
+        "project_dir": str(PROJECT_ROOT),
+        # Facts kept between runs (ansible.cfg: gathering = smart), not per run folder.
+        "fact_cache": str(fact_cache.resolve()),
+    }
+    if limit:
+        kwargs["limit"] = limit
+    if cmdline:
+        kwargs["cmdline"] = " ".join(cmdline)
+    runner = ansible_runner.run(**kwargs)
+    if isinstance(tracker, Progress):
+        tracker.close()
+    _rotate(runs_dir)
+    tail = ""
+    if runner.rc != 0 and not getattr(tracker, "failed_tasks", []):
+        tail = "\n".join(runner.stdout.read().splitlines()[-15:])
+    return RunResult(
+        status=str(runner.status),
+        rc=int(runner.rc if runner.rc is not None else 1),
+        hosts=hosts_from_stats(runner.stats),
+        changed_tasks=list(getattr(tracker, "changed_tasks", [])),
+        failed_tasks=list(getattr(tracker, "failed_tasks", [])),
+        run_dir=run_dir,
+        output_tail=tail,
+    )
+
+
+def _rotate(runs_dir: Path, keep: int = KEEP_RUNS) -> None:
+    """Keep the newest `keep` run folders."""
+    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir())
+    for old in runs[:-keep]:
+        for path in sorted(old.rglob("*"), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+        old.rmdir()

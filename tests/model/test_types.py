@@ -1,0 +1,196 @@
+"""The constrained field types, one by one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from chaton.model.types import (
+    TEMPLATE_KEY,
+    Domain,
+    Email,
+    GitRef,
+    HttpsUrl,
+    Identifier,
+    Money,
+    Ratio,
+    domain_to_ascii,
+)
+
+
+def _template(adapter: TypeAdapter[object], value: object) -> str:
+    with pytest.raises(ValidationError) as caught:
+        adapter.validate_python(value)
+    (error,) = caught.value.errors()
+    context = error.get("ctx") or {}
+    return str(context.get(TEMPLATE_KEY, error["type"]))
+
+
+IDENTIFIER: TypeAdapter[object] = TypeAdapter(Identifier)
+DOMAIN: TypeAdapter[object] = TypeAdapter(Domain)
+EMAIL: TypeAdapter[object] = TypeAdapter(Email)
+URL: TypeAdapter[object] = TypeAdapter(HttpsUrl)
+REF: TypeAdapter[object] = TypeAdapter(GitRef)
+MONEY: TypeAdapter[object] = TypeAdapter(Money)
+RATIO: TypeAdapter[object] = TypeAdapter(Ratio)
+
+
+@pytest.mark.parametrize("value", ["ab", "velo-cite", "a" + "b" * 30, "x1-2"])
+def test_identifiers_accepted(value: str) -> None:
+    assert IDENTIFIER.validate_python(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a",  # too short
+        "a" + "b" * 31,  # 32 characters
+        "1abc",
+        "-abc",
+        "Abc",
+        "vélo",
+        "velo_cite",
+        "velo cite",
+        "velo\n",  # `$` in a regex would let this through; fullmatch does not
+        "{{ lookup('pipe','id') }}",
+        "{% raw %}",
+    ],
+)
+def test_identifiers_refused(value: str) -> None:
+    assert "not a valid identifier" in _template(IDENTIFIER, value)
+
+
+def test_identifier_must_be_text() -> None:
+    assert _template(IDENTIFIER, 42) == "string_type"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["velo-cite.fr", "a.b.c.example.org", "théâtre-du-lien.fr", "xn--caf-dma.org", "x1.io"],
+)
+def test_domains_accepted(value: str) -> None:
+    assert DOMAIN.validate_python(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("velo-cite", "two parts"),
+        ("velo-cite.fr.", "final dot"),
+        ("Velo-Cite.fr", "lowercase"),
+        ("velo_cite.fr", "each part"),
+        ("-velo.fr", "each part"),
+        ("velo..fr", "each part"),
+        ("a" * 64 + ".fr", "each part"),
+        (".".join(["a" * 60] * 5) + ".fr", "253"),
+        ("10.0.0.1", "top-level"),
+        ("velo.f", "top-level"),
+        ("xn--abc.fr", "IDNA"),
+        ("ab--cd.fr", "each part"),  # `--` in 3rd-4th position is reserved for xn--
+        ("velo cite.fr", "each part"),
+        ("{{x}}.fr", "each part"),
+    ],
+)
+def test_domains_refused(value: str, reason: str) -> None:
+    assert reason in _template(DOMAIN, value)
+
+
+def test_domain_ascii_form() -> None:
+    # The punycode form, as Python's own IDNA codec computes it.
+    assert domain_to_ascii("théâtre-du-lien.fr") == "théâtre-du-lien.fr".encode("idna").decode()
+    assert domain_to_ascii("velo-cite.fr") == "velo-cite.fr"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a@b.fr", "Camille.Martin@velo-cite.fr", "x+tag@EXAMPLE.org", "a_b-c%d@x.fr", "z@café.fr"],
+)
+def test_emails_accepted(value: str) -> None:
+    assert EMAIL.validate_python(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a.fr",
+        "@a.fr",
+        "a@",
+        "a@@b.fr",
+        ".a@b.fr",
+        "a.@b.fr",
+        "a b@c.fr",
+        "a@b",
+        "é@x.fr",
+        "a@b.fr\n",
+        "<a@b.fr>",
+        "a" * 65 + "@b.fr",
+    ],
+)
+def test_emails_refused(value: str) -> None:
+    assert "not a valid email address" in _template(EMAIL, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://framagit.org/a/b.git", "https://git.example.org:8443/x", "https://codeberg.org"],
+)
+def test_urls_accepted(value: str) -> None:
+    assert URL.validate_python(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://framagit.org/a.git",
+        "git@framagit.org:a/b.git",
+        "file:///etc/passwd",
+        "ext::sh -c id",
+        "https://user:pw@framagit.org/a.git",
+        "https://framagit.org/a b",
+        "https://framagit.org/a?x=1",
+        "https://-bad.org/x",
+        "https://framagit.org:99999/x",
+    ],
+)
+def test_urls_refused(value: str) -> None:
+    assert "address" in _template(URL, value)
+
+
+@pytest.mark.parametrize("value", ["main", "v1.2.0", "release/2024"])
+def test_git_refs_accepted(value: str) -> None:
+    assert REF.validate_python(value) == value
+
+
+@pytest.mark.parametrize("value", ["-x", "--upload-pack=id", "a..b", "main/", "a b", "a;b"])
+def test_git_refs_refused(value: str) -> None:
+    assert "git branch" in _template(REF, value)
+
+
+def test_money_is_exact() -> None:
+    assert MONEY.validate_python(29.99) == Decimal("29.99")
+    exact: TypeAdapter[Decimal] = TypeAdapter(Money)
+    assert exact.validate_python(0.1) + exact.validate_python(0.2) == Decimal("0.3")
+    assert MONEY.validate_python(1500) == Decimal(1500)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (True, "true/false"),
+        ("12", "without quotes"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (1.005, "digits after"),
+        (-1, "greater_than_equal"),
+        (2_000_000, "less_than_equal"),
+    ],
+)
+def test_money_refused(value: object, reason: str) -> None:
+    assert reason in _template(MONEY, value)
+
+
+def test_ratio_bounds() -> None:
+    assert RATIO.validate_python(0.15) == Decimal("0.15")
+    assert "less_than_equal" in _template(RATIO, 1.01)

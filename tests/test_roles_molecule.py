@@ -1,0 +1,75 @@
+"""Every role's molecule scenario, step by step, with idempotence judged from Ansible's stats.
+
+Molecule's own `idempotence` step reads Ansible's text output; here the second converge writes
+its stats as JSON (the project's `chaton_stats` callback) and the test requires changed == 0 on
+every host. The test host is destroyed whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import ROOT, tool_env
+
+ROLES = sorted(p.parents[2].name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
+
+
+def molecule(role: str, step: str, log: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["molecule", step],
+        cwd=ROOT / "roles" / role,
+        env=tool_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+    with log.open("a", encoding="utf-8") as stream:
+        stream.write(f"\n===== molecule {step} (rc={result.returncode})\n")
+        stream.write(result.stdout + result.stderr)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        pytest.fail(f"molecule {step} failed for role {role} (log: {log}):\n{tail}")
+    return result
+
+
+def converge_stats(role: str, log: Path, stats: Path) -> dict[str, object]:
+    stats.unlink(missing_ok=True)
+    molecule(role, "converge", log, CHATON_STATS_FILE=str(stats))
+    data: dict[str, object] = json.loads(stats.read_text())
+    return data
+
+
+@pytest.mark.container
+@pytest.mark.parametrize("role", ROLES)
+def test_role_scenario(role: str, tmp_path: Path) -> None:
+    log = tmp_path / "molecule.log"
+    molecule(role, "reset", log)
+    try:
+        molecule(role, "syntax", log)
+        molecule(role, "create", log)
+        molecule(role, "prepare", log)
+        first = converge_stats(role, log, tmp_path / "first.json")
+        assert first["hosts"], "the converge reached no host"
+        second = converge_stats(role, log, tmp_path / "second.json")
+        hosts = second["hosts"]
+        assert isinstance(hosts, dict) and hosts
+        for host, counts in hosts.items():
+            assert counts["failures"] == 0 and counts["unreachable"] == 0, host
+            assert counts["changed"] == 0, (
+                f"{role}: the second converge changed {counts['changed']} task(s) on {host}: "
+                f"{second['changed_tasks']}"
+            )
+        molecule(role, "check", log)
+        molecule(role, "verify", log)
+    finally:
+        molecule(role, "destroy", log)
+
+
+def test_every_role_has_a_scenario() -> None:
+    roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+    assert roles == ROLES
+    assert {"common", "sshd", "firewall"} <= set(roles)

@@ -1,0 +1,64 @@
+"""Reading a run's results from ansible-runner's stats, and the progress display."""
+
+from __future__ import annotations
+
+import io
+
+from chaton.runner import HostStats, Progress, RunResult, hosts_from_stats
+
+
+def test_hosts_from_runner_stats() -> None:
+    stats = {
+        "ok": {"a": 10, "b": 3},
+        "changed": {"a": 2},
+        "dark": {"b": 1},
+        "failures": {},
+        "skipped": {"a": 1},
+        "processed": {"a": 1, "b": 1, "c": 1},
+    }
+    hosts = hosts_from_stats(stats)
+    assert list(hosts) == ["a", "b", "c"]
+    assert hosts["a"] == HostStats(ok=10, changed=2, skipped=1)
+    assert hosts["b"] == HostStats(ok=3, unreachable=1)
+    assert hosts["c"] == HostStats()
+    assert hosts_from_stats(None) == {}
+
+
+def test_result_success_needs_every_host() -> None:
+    ok = RunResult("successful", 0, {"a": HostStats(ok=3, changed=1)})
+    assert ok.succeeded and ok.changed == 1
+    dark = RunResult("failed", 4, {"a": HostStats(ok=3), "b": HostStats(unreachable=1)})
+    assert not dark.succeeded
+
+
+def test_progress_counts_and_records() -> None:
+    out = io.StringIO()
+    progress = Progress(out)
+    events = [
+        {"event": "playbook_on_play_start", "event_data": {"play": "Base"}},
+        {"event": "playbook_on_task_start", "event_data": {"task": "Install"}},
+        {
+            "event": "runner_on_ok",
+            "event_data": {"host": "a", "task": "Install", "res": {"changed": True}},
+        },
+        {"event": "runner_on_ok", "event_data": {"host": "b", "task": "Install", "res": {}}},
+        {
+            "event": "runner_on_failed",
+            "event_data": {"host": "b", "task": "Install", "res": {"msg": "boom"}},
+        },
+        {
+            "event": "runner_on_failed",
+            "event_data": {"host": "a", "ignore_errors": True, "res": {}},
+        },
+        {"event": "runner_on_unreachable", "event_data": {"host": "c", "res": {"msg": "gone"}}},
+    ]
+    for event in events:
+        assert progress(event) is True
+    assert progress.counts == {"ok": 1, "changed": 1, "failed": 1, "unreachable": 1}
+    assert progress.changed_tasks == [("a", "Install")]
+    # An event without a task name is the current task.
+    assert progress.failed_tasks == [("b", "Install", "boom"), ("c", "Install", "gone")]
+    text = out.getvalue()
+    assert (
+        "play: Base" in text and "FAILED b: Install: boom" in text and "UNREACHABLE c: gone" in text
+    )
