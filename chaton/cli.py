@@ -14,7 +14,7 @@ from chaton.i18n import _
 
 # Each module in chaton.commands exposes `register(subparsers)`, which adds its sub-command
 # and sets `func` (a callable taking the parsed namespace, returning an exit code).
-COMMAND_MODULES = ("validate", "deploy", "demo", "container")
+COMMAND_MODULES = ("validate", "deploy", "demo", "container", "plan", "render", "onboard")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -1,5 +1,5 @@
-"""Every message of the model, the checks, the loader and the command `validate` has a French
-translation with the same placeholders."""
+"""Every message of the model, the checks, the loader and the commands `validate`, `plan`,
+`render` and `onboard` has a French translation with the same placeholders."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ SOURCES = [
     ROOT / "chaton" / "validation.py",
     ROOT / "chaton" / "loader.py",
     ROOT / "chaton" / "commands" / "validate.py",
+    # chaton plan, render, onboard and what they use.
+    ROOT / "chaton" / "placement.py",
+    ROOT / "chaton" / "render.py",
+    ROOT / "chaton" / "generated.py",
+    ROOT / "chaton" / "secrets.py",
+    ROOT / "chaton" / "files.py",
+    ROOT / "chaton" / "commands" / "plan.py",
+    ROOT / "chaton" / "commands" / "render.py",
+    ROOT / "chaton" / "commands" / "onboard.py",
 ]
 
 
