@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from chaton.errors import ChatonError
 from chaton.i18n import _
-from chaton.paths import CONTAINERS_CONF
+from chaton.paths import APT_ARCHIVE_CACHE, CONTAINERS_CONF
 
 IMAGE = "localhost/chaton-debian12:latest"
 SUITE = "bookworm"
@@ -168,17 +167,9 @@ def podman(
     return result
 
 
-def host_volume_dirs(conf: Path = CONTAINERS_CONF) -> list[Path]:
-    """Host folders that containers.conf mounts into every container (they must exist)."""
-    with conf.open("rb") as stream:
-        data = tomllib.load(stream)
-    volumes: list[str] = data.get("containers", {}).get("volumes", [])
-    return [Path(v.split(":", 1)[0]) for v in volumes]
-
-
-def ensure_volume_dirs() -> None:
-    for path in host_volume_dirs():
-        path.mkdir(parents=True, exist_ok=True)
+def apt_cache_dir(name: str) -> Path:
+    """The host folder kept as the container's /var/cache/apt/archives."""
+    return APT_ARCHIVE_CACHE / name
 
 
 def image_exists(image: str = IMAGE) -> bool:
@@ -265,11 +256,12 @@ def is_running(name: str) -> bool:
 
 def start(host: TestHost, *, timeout: float = BOOT_TIMEOUT) -> bool:
     """Start `host` (creating it when absent) and wait for systemd. Returns True if created."""
-    ensure_volume_dirs()
     created = False
     if not exists(host.name):
         if not image_exists(host.image):
             raise ChatonError(_("the image {image} is missing: run `make image`", image=host.image))
+        cache = apt_cache_dir(host.name)
+        cache.mkdir(parents=True, exist_ok=True)
         args = [
             "run",
             "--detach",
@@ -280,6 +272,9 @@ def start(host: TestHost, *, timeout: float = BOOT_TIMEOUT) -> bool:
             "--systemd=always",
             "--label",
             "org.chaton-toolkit.role=test-host",
+            # Packages are downloaded once per container name, not at every re-creation.
+            "--volume",
+            f"{cache}:/var/cache/apt/archives",
         ]
         for key, value in sorted(host.labels.items()):
             args += ["--label", f"{key}={value}"]

@@ -7,8 +7,9 @@ written, event data omitted except for failures, results read from `runner.stats
 from __future__ import annotations
 
 import os
+import shlex
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,6 +183,7 @@ def run_playbook(
     quiet: bool = True,
     env: Mapping[str, str] | None = None,
     fact_cache: Path = FACT_CACHE,
+    extra_args: Sequence[str] = (),
 ) -> RunResult:
     """Run `playbook` against `inventory` and return what happened."""
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +191,7 @@ def run_playbook(
     run_dir = runs_dir / stamp
     run_dir.mkdir()
     inventories = inventory if isinstance(inventory, list) else [inventory]
-    cmdline = []
+    cmdline = list(extra_args)
     if check:
         cmdline.append("--check")
     if diff:
@@ -220,7 +222,7 @@ def run_playbook(
     if limit:
         kwargs["limit"] = limit
     if cmdline:
-        kwargs["cmdline"] = " ".join(cmdline)
+        kwargs["cmdline"] = shlex.join(cmdline)
     runner = ansible_runner.run(**kwargs)
     if isinstance(tracker, Progress):
         tracker.close()

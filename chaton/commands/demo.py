@@ -11,9 +11,11 @@ import yaml
 from chaton import containers
 from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
 from chaton.errors import BadInput
+from chaton.generated import render_inventory
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
 from chaton.runner import FACT_CACHE
+from chaton.secrets import init_password_file, password_file
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
 
@@ -66,6 +68,19 @@ def _demo(args: argparse.Namespace) -> int:
                 else _("{name}: not there", name=container)
             )
         return 0
+    # The example's vault password is made on first use (it is never committed).
+    password = password_file(args.inventory, args.vault_password_file)
+    if not password.exists():
+        password.parent.mkdir(parents=True, exist_ok=True)
+        init_password_file(password)
+    report = render_inventory(args.inventory, args.vault_password_file)
+    print(
+        _(
+            "render: {written} file(s) written, {unchanged} unchanged",
+            written=len(report.written),
+            unchanged=len(report.unchanged),
+        )
+    )
     containers.build_image()
     for name, container in hosts.items():
         created = containers.start(containers.TestHost(name=container, hostname=name))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from chaton.cli import add_inventory_argument
 from chaton.errors import BadInput, ExitCode
+from chaton.generated import generated_dir
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
+from chaton.render import INVENTORY_FILE
 from chaton.runner import RunResult, run_playbook
+from chaton.secrets import PASSWORD_ENV, SECRETS_FILE, password_file, read_password
 
 SITE = PROJECT_ROOT / "playbooks" / "site.yml"
 
@@ -40,6 +43,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help=_("run Ansible's standard strategy instead of the Mitogen accelerator"),
     )
     parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+    parser.add_argument(
+        "--vault-password-file",
+        type=Path,
+        metavar="PATH",
+        help=_(
+            "the file holding the vault password (default: ${env}, else "
+            "<inventory>/generated/.vault-password)",
+            env=PASSWORD_ENV,
+        ),
+    )
 
 
 def inventory_file(inventory: Path) -> Path:
@@ -49,14 +62,40 @@ def inventory_file(inventory: Path) -> Path:
     return hosts
 
 
+@dataclass(frozen=True)
+class DeployInputs:
+    """What Ansible is given for a collective: its inventories and how to read its secrets."""
+
+    inventories: list[Path]
+    extra_args: list[str]
+
+
+def deploy_inputs(root: Path, vault_password_file: Path | None = None) -> DeployInputs:
+    """The hand-written hosts.yml, plus what `chaton render` generated when it has run: the
+    generated inventory (the host_vars beside it) and the vault-encrypted secrets."""
+    inventories = [inventory_file(root)]
+    extra_args: list[str] = []
+    generated = generated_dir(root)
+    if (generated / INVENTORY_FILE).is_file():
+        inventories.append(generated / INVENTORY_FILE)
+    secrets = generated / SECRETS_FILE
+    if secrets.is_file():
+        password = password_file(root, vault_password_file)
+        read_password(password)  # a missing or empty password file is bad input, said clearly
+        extra_args += ["--extra-vars", f"@{secrets}", "--vault-password-file", str(password)]
+    return DeployInputs(inventories, extra_args)
+
+
 def deploy(args: argparse.Namespace) -> RunResult:
+    inputs = deploy_inputs(args.inventory, getattr(args, "vault_password_file", None))
     return run_playbook(
         SITE,
-        inventory_file(args.inventory),
+        inputs.inventories,
         limit=args.limit,
         check=args.check,
         diff=args.check,
         accelerator=args.accelerator,
+        extra_args=inputs.extra_args,
     )
 
 

@@ -26,6 +26,13 @@ SOURCES = [
     ROOT / "chaton" / "commands" / "plan.py",
     ROOT / "chaton" / "commands" / "render.py",
     ROOT / "chaton" / "commands" / "onboard.py",
+    # the CLI itself, deploy, demo and the container harness.
+    ROOT / "chaton" / "cli.py",
+    ROOT / "chaton" / "runner.py",
+    ROOT / "chaton" / "containers.py",
+    ROOT / "chaton" / "commands" / "deploy.py",
+    ROOT / "chaton" / "commands" / "demo.py",
+    ROOT / "chaton" / "commands" / "container.py",
 ]
 
 
