@@ -14,7 +14,17 @@ from chaton.i18n import _
 
 # Each module in chaton.commands exposes `register(subparsers)`, which adds its sub-command
 # and sets `func` (a callable taking the parsed namespace, returning an exit code).
-COMMAND_MODULES = ("validate", "deploy", "demo", "container", "plan", "render", "onboard")
+COMMAND_MODULES = (
+    "validate",
+    "deploy",
+    "demo",
+    "container",
+    "plan",
+    "render",
+    "onboard",
+    "costs",
+    "catalog",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from chaton.model.types import (
     Domain,
@@ -25,7 +33,22 @@ from chaton.model.types import (
     Quantity,
     Ratio,
     UnitPrice,
+    _decimal_places,
+    _to_decimal,
+    fail,
 )
+
+# How a cost is shared between the structures (see docs/costs.md): in proportion to the resources
+# their instances reserve on the servers, to their accounts (Nextcloud and Mastodon), or equally.
+AllocationKey = Literal["resources", "accounts", "structures"]
+# A relative weight of a resource in the resources key: 0 to 100, two decimals at most.
+Weight = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=100), _decimal_places(2)]
+# Power usage effectiveness of a data centre: 1 (no overhead) to 3, two decimals at most.
+Pue = Annotated[Decimal, BeforeValidator(_to_decimal), Field(ge=1, le=3), _decimal_places(2)]
+# Grams of CO2 equivalent per kWh of electricity: 0 to 2,000, one decimal at most.
+CarbonIntensity = Annotated[
+    Decimal, BeforeValidator(_to_decimal), Field(ge=0, le=2000), _decimal_places(1)
+]
 
 
 class FrozenModel(BaseModel):
@@ -69,6 +92,10 @@ class ServerCosts(FrozenModel):
     lifetime_years: Annotated[StrictInt, Field(ge=1, le=30)]
     monthly_hosting: Money
     power_draw_watts: Annotated[StrictInt, Field(ge=0, le=10_000)]
+    # The data centre's overhead on the power draw (cooling…): 1.5 counts 1.5 kWh per kWh drawn.
+    pue: Pue = Decimal(1)
+    # Greenhouse gases emitted to make the server, in kgCO2e, spread over its lifetime.
+    embodied_kgco2e: Quantity = Decimal(0)
 
 
 class Server(FrozenModel):
@@ -88,6 +115,41 @@ class RecurringCost(FrozenModel):
     label: FreeText
     amount: Money
     period: Literal["monthly", "yearly"]
+    # How it is shared between the structures (see AllocationKey).
+    allocation: AllocationKey = "structures"
+
+
+class SolidarityFunding(FrozenModel):
+    """A grant or a donation that funds the solidarity between tiers."""
+
+    label: FreeText
+    amount: Money
+    period: Literal["monthly", "yearly"]
+
+
+class ResourceWeights(FrozenModel):
+    """How much RAM, disk and CPU count, relative to each other, in the resources key."""
+
+    ram_mb: Weight = Decimal(1)
+    disk_gb: Weight = Decimal(1)
+    cpu_share: Weight = Decimal(1)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ResourceWeights:
+        if not (self.ram_mb or self.disk_gb or self.cpu_share):
+            raise fail("at least one of the resource weights must be more than 0")
+        return self
+
+
+class Allocation(FrozenModel):
+    """How the cost sheets share the costs between the structures (see docs/costs.md)."""
+
+    weights: ResourceWeights = ResourceWeights()
+    # A server's capacity no instance reserves: "shared" out between the structures in
+    # proportion to what they reserve, or "carried" by the hosting association.
+    headroom: Literal["shared", "carried"] = "shared"
+    admin_time: AllocationKey = "structures"
+    moderation_time: AllocationKey = "accounts"
 
 
 class People(FrozenModel):
@@ -175,11 +237,17 @@ class Collective(FrozenModel):
     hosting_association: HostingAssociation
     currency: Literal["EUR"] = "EUR"
     electricity_price_per_kwh: UnitPrice
+    # Emissions of the grid's electricity, in gCO2e per kWh (0: energy's carbon not counted).
+    grid_carbon_intensity_g_per_kwh: CarbonIntensity = Decimal(0)
     servers: Annotated[tuple[Server, ...], Field(min_length=1)]
     recurring_costs: tuple[RecurringCost, ...] = ()
     people: People
     offers: Offers
     tiers: Annotated[dict[Identifier, Tier], Field(min_length=1)]
+    # How the cost sheets share the costs (every setting has a default).
+    allocation: Allocation = Allocation()
+    # Grants and donations that fund the solidarity tier, shown on the collective's cost summary.
+    solidarity_funding: tuple[SolidarityFunding, ...] = ()
 
     def server(self, name: str) -> Server | None:
         """The server called `name`, if any."""
