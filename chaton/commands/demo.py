@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +12,19 @@ import yaml
 
 from chaton import containers
 from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
+from chaton.costs.formatting import euros
+from chaton.costs.model import Period
+from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
-from chaton.generated import render_inventory
-from chaton.i18n import _
+from chaton.generated import generated_dir, render_inventory
+from chaton.i18n import _, current_language
 from chaton.paths import PROJECT_ROOT
 from chaton.runner import FACT_CACHE
 from chaton.secrets import init_password_file, password_file
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
+# What the demo writes besides the generated inventory (git-ignored).
+DEMO_DIR = PROJECT_ROOT / ".demo"
 
 
 def register(subparsers: Any) -> None:
@@ -67,6 +74,12 @@ def _demo(args: argparse.Namespace) -> int:
                 if removed
                 else _("{name}: not there", name=container)
             )
+        # What the demo wrote: the example's generated files (with its vault password) and
+        # the cost sheets. The example's own files are left as they are.
+        for folder in (generated_dir(args.inventory), DEMO_DIR):
+            if folder.exists():
+                shutil.rmtree(folder)
+                print(_("{name}: removed", name=str(folder)))
         return 0
     # The example's vault password is made on first use (it is never committed).
     password = password_file(args.inventory, args.vault_password_file)
@@ -93,4 +106,26 @@ def _demo(args: argparse.Namespace) -> int:
             )
         )
     code = print_summary(deploy(args), as_json=args.json)
+    if code == 0:
+        write_demo_costs(args.inventory)
     return code
+
+
+def write_demo_costs(inventory: Path) -> None:
+    """The example's cost sheets for this year, in every format, under .demo/costs/."""
+    period = Period(date(date.today().year, 1, 1), 12)
+    report, _structures = report_for_inventory(inventory, period)
+    out = DEMO_DIR / "costs" / period.label
+    files = write_sheets(report, out, lang=current_language())
+    print(
+        _(
+            "cost sheets ({period}): total cost {total}, billed {billed}, volunteer time "
+            "{volunteer}; {count} files in {path}",
+            period=period.label,
+            total=euros(report.total_cost),
+            billed=euros(report.billed_total),
+            volunteer=euros(report.volunteer_value),
+            count=len(files),
+            path=str(out),
+        )
+    )
