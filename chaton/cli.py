@@ -44,6 +44,22 @@ def add_inventory_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_vault_password_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--vault-password-file` option of the commands that read or write the secrets."""
+    from chaton.secrets import PASSWORD_ENV  # the secrets module needs Ansible: load it late
+
+    parser.add_argument(
+        "--vault-password-file",
+        type=Path,
+        metavar="PATH",
+        help=_(
+            "the file holding the vault password (default: ${env}, else "
+            "<inventory>/generated/.vault-password)",
+            env=PASSWORD_ENV,
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chaton",

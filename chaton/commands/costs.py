@@ -161,6 +161,22 @@ def report_as_dict(report: CostReport, files: list[Path]) -> dict[str, Any]:
     }
 
 
+def print_written(report: CostReport, files: list[Path], out: Path) -> None:
+    """The period's totals and where the sheets were written."""
+    print(
+        _(
+            "{period}: total cost {total}, billed {billed}, volunteer time {volunteer}, "
+            "solidarity balance {balance}",
+            period=report.period.label,
+            total=euros(report.total_cost),
+            billed=euros(report.billed_total),
+            volunteer=euros(report.volunteer_value),
+            balance=euros(report.solidarity_balance),
+        )
+    )
+    print(_("wrote {count} files in {path}", count=len(files), path=str(out)))
+
+
 def run(args: argparse.Namespace) -> int:
     period = period_from(args)
     formats = formats_from(args.format)
@@ -171,16 +187,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report_as_dict(report, files), ensure_ascii=False, indent=2))
         return int(ExitCode.OK)
-    print(
-        _(
-            "{period}: total cost {total}, billed {billed}, volunteer time {volunteer}, "
-            "solidarity balance {balance}",
-            period=period.label,
-            total=euros(report.total_cost),
-            billed=euros(report.billed_total),
-            volunteer=euros(report.volunteer_value),
-            balance=euros(report.solidarity_balance),
-        )
-    )
-    print(_("wrote {count} files in {path}", count=len(files), path=str(out)))
+    print_written(report, files, out)
     return int(ExitCode.OK)

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from chaton import containers
+from chaton.commands.costs import print_written
 from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
-from chaton.costs.formatting import euros
 from chaton.costs.model import Period
 from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
@@ -117,15 +117,4 @@ def write_demo_costs(inventory: Path) -> None:
     report, _structures = report_for_inventory(inventory, period)
     out = DEMO_DIR / "costs" / period.label
     files = write_sheets(report, out, lang=current_language())
-    print(
-        _(
-            "cost sheets ({period}): total cost {total}, billed {billed}, volunteer time "
-            "{volunteer}; {count} files in {path}",
-            period=period.label,
-            total=euros(report.total_cost),
-            billed=euros(report.billed_total),
-            volunteer=euros(report.volunteer_value),
-            count=len(files),
-            path=str(out),
-        )
-    )
+    print_written(report, files, out)

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chaton.cli import add_inventory_argument
+from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.generated import generated_dir
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
 from chaton.render import INVENTORY_FILE
 from chaton.runner import RunResult, run_playbook
-from chaton.secrets import PASSWORD_ENV, SECRETS_FILE, password_file, read_password
+from chaton.secrets import SECRETS_FILE, password_file, read_password
 
 SITE = PROJECT_ROOT / "playbooks" / "site.yml"
 
@@ -43,16 +43,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help=_("run Ansible's standard strategy instead of the Mitogen accelerator"),
     )
     parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
-    parser.add_argument(
-        "--vault-password-file",
-        type=Path,
-        metavar="PATH",
-        help=_(
-            "the file holding the vault password (default: ${env}, else "
-            "<inventory>/generated/.vault-password)",
-            env=PASSWORD_ENV,
-        ),
-    )
+    add_vault_password_argument(parser)
 
 
 def inventory_file(inventory: Path) -> Path:

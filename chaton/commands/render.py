@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from chaton.cli import add_inventory_argument
+from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import ExitCode
 from chaton.generated import GENERATED, RenderReport, render_inventory
 from chaton.i18n import _
-from chaton.secrets import PASSWORD_ENV, init_password_file, password_file
+from chaton.secrets import init_password_file, password_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,16 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     add_inventory_argument(parser)
-    parser.add_argument(
-        "--vault-password-file",
-        type=Path,
-        metavar="PATH",
-        help=_(
-            "the file holding the vault password (default: ${env}, else "
-            "<inventory>/generated/.vault-password)",
-            env=PASSWORD_ENV,
-        ),
-    )
+    add_vault_password_argument(parser)
     parser.add_argument(
         "--init-vault",
         action="store_true",
