@@ -7,7 +7,9 @@ written, event data omitted except for failures, results read from `runner.stats
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ FACT_CACHE = PROJECT_ROOT / ".cache" / "ansible-facts"
 # Events written to a run's folder; the others (and their data) are only shown, never kept.
 KEPT_EVENTS = frozenset({"runner_on_failed", "runner_on_unreachable", "playbook_on_stats", "error"})
 KEEP_RUNS = 20
+RUN_NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z")
 # HostStats field -> key of ansible-runner's `stats` (unreachable hosts are "dark" there).
 RUNNER_STAT_KEYS = {
     "ok": "ok",
@@ -101,7 +104,7 @@ class Progress:
         host = str(data.get("host", ""))
         if name == "playbook_on_play_start":
             self.play = str(data.get("play", ""))
-            self._line(_("play: {play}", play=self.play), keep=True)
+            self._line(_("play: {play}", play=self.play))
         elif name == "playbook_on_task_start":
             self.task = str(data.get("task", ""))
             self._status()
@@ -118,14 +121,13 @@ class Progress:
             message = str((data.get("res") or {}).get("msg", ""))
             self.failed_tasks.append((host, str(data.get("task", self.task)), message))
             self._line(
-                _("FAILED {host}: {task}: {message}", host=host, task=self.task, message=message),
-                keep=True,
+                _("FAILED {host}: {task}: {message}", host=host, task=self.task, message=message)
             )
         elif name == "runner_on_unreachable":
             self.counts["unreachable"] += 1
             message = str((data.get("res") or {}).get("msg", ""))
             self.failed_tasks.append((host, str(data.get("task", self.task)), message))
-            self._line(_("UNREACHABLE {host}: {message}", host=host, message=message), keep=True)
+            self._line(_("UNREACHABLE {host}: {message}", host=host, message=message))
         return True
 
     def _status(self) -> None:
@@ -142,7 +144,7 @@ class Progress:
         self.stream.write("\r\033[K" + text)
         self.stream.flush()
 
-    def _line(self, text: str, *, keep: bool) -> None:
+    def _line(self, text: str) -> None:
         if self.live:
             self.stream.write("\r\033[K")
         self.stream.write(text + "\n")
@@ -242,12 +244,7 @@ def run_playbook(
 
 
 def _rotate(runs_dir: Path, keep: int = KEEP_RUNS) -> None:
-    """Keep the newest `keep` run folders."""
-    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir())
+    """Keep the newest `keep` run folders (named by their start time); nothing else is touched."""
+    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir() and RUN_NAME.fullmatch(p.name))
     for old in runs[:-keep]:
-        for path in sorted(old.rglob("*"), reverse=True):
-            if path.is_dir() and not path.is_symlink():
-                path.rmdir()
-            else:
-                path.unlink()
-        old.rmdir()
+        shutil.rmtree(old)

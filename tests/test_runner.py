@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-from chaton.runner import HostStats, Progress, RunResult, hosts_from_stats
+from chaton.runner import HostStats, Progress, RunResult, _rotate, hosts_from_stats
 
 
 def test_hosts_from_runner_stats() -> None:
@@ -62,3 +63,13 @@ def test_progress_counts_and_records() -> None:
     assert (
         "play: Base" in text and "FAILED b: Install: boom" in text and "UNREACHABLE c: gone" in text
     )
+
+
+def test_rotation_keeps_the_newest_runs_and_nothing_else(tmp_path: Path) -> None:
+    names = [f"2026112{day}T120000.000000Z" for day in range(5)]
+    for name in names:
+        (tmp_path / name / "artifacts").mkdir(parents=True)
+        (tmp_path / name / "artifacts" / "stdout").write_text("…")
+    (tmp_path / "costs").mkdir()  # another command's output beside the runs
+    _rotate(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*names[-2:], "costs"]
