@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from chaton.cli import main
 from chaton.loader import load_inventory
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
 FLAGS = [
     "--slug",
     "zebre",
@@ -45,18 +43,8 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANGUAGE", "en")
-
-
-@pytest.fixture
-def inventory(tmp_path: Path) -> Path:
-    root = tmp_path / "inventory"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated", "hosts.yml"))
-    return root
+# English messages and `inventory`, a writable copy of the example: tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from chaton.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
-
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANGUAGE", "en")
-
-
-@pytest.fixture
-def inventory(tmp_path: Path) -> Path:
-    root = tmp_path / "inventory"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated", "hosts.yml"))
-    return root
+# English messages and `inventory`, a writable copy of the example: tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def test_plan_of_the_example(inventory: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,15 @@ PASSWORD = "test-vault-password-not-a-real-one"  # noqa: S105 - the tests' own v
 
 
 @pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Messages in English whatever the machine's locale; no vault password from outside."""
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANGUAGE", "en")
+def english(english: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages in English (tests/conftest.py); no vault password from outside."""
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
 
 
 @pytest.fixture
-def inventory(tmp_path: Path) -> Path:
-    """A writable copy of the example inventory (no generated files), with a vault password."""
-    root = tmp_path / "inventory"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated", "hosts.yml"))
+def inventory(inventory: Path) -> Path:
+    """The writable example inventory (tests/conftest.py), with a vault password."""
+    root = inventory
     (root / "generated").mkdir()
     password = root / "generated" / ".vault-password"
     password.write_text(PASSWORD + "\n", encoding="utf-8")

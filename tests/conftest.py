@@ -1,4 +1,4 @@
-"""Shared fixtures for the model tests."""
+"""Fixtures every test folder shares: the messages' language, a writable example inventory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
+from chaton.paths import PROJECT_ROOT
+
+EXAMPLE = PROJECT_ROOT / "inventories" / "example"
 
 
 @pytest.fixture
