@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 # ACCELERATOR=off runs Ansible on its standard (linear) strategy instead of Mitogen's.
 ACCELERATOR ?= on
+# Tests run in this many pytest-xdist workers (two test hosts at once on a 2-core machine);
+# JOBS=0 runs them in one process.
+JOBS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/.config/containers.conf
@@ -45,13 +49,13 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
 	$(BIN)/mypy
 
 unit: venv ## Python tests that need no container
-	$(BIN)/python -m pytest -m 'not container' -q
+	$(PYTEST) -m 'not container'
 
 molecule: image ## Every role's molecule scenario, idempotence judged from Ansible's stats
-	$(BIN)/python -m pytest -m container -q tests/test_roles_molecule.py
+	$(PYTEST) -m container tests/test_roles_molecule.py
 
 test: lint image ## The whole test suite (lint, unit tests, role scenarios, site test)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 demo: image ## Deploy the example collective into a local container and verify it
 	$(BIN)/chaton demo

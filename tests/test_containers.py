@@ -110,7 +110,9 @@ def test_molecule_uses_the_harness_and_the_shared_conf() -> None:
     assert playbooks["destroy"].endswith("/molecule/shared/destroy.yml")
     assert base["ansible"]["env"]["CONTAINERS_CONF"].endswith("/.config/containers.conf")
     create = (ROOT / "molecule" / "shared" / "create.yml").read_text()
-    assert "- container\n" in create and "- start\n" in create
+    assert "'container', 'start'" in create
+    # A scenario's published ports go to the harness, which refuses anything but 127.0.0.1.
+    assert "published_ports" in create and "--publish=" in create
 
 
 def test_ports_are_published_on_loopback_only() -> None:
