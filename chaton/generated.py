@@ -108,10 +108,13 @@ def render_inventory(
     vault_password_file: Path | None = None,
     *,
     check: bool = False,
+    local_suffix: str | None = None,
 ) -> RenderReport:
-    """Render `root`'s generated folder (or with `check`, only compare it)."""
+    """Render `root`'s generated folder (or with `check`, only compare it).
+
+    `local_suffix`: see chaton.render.render (the demo's `localhost` names)."""
     inventory, plan, _recorded = plan_inventory(root)
-    rendered = render(inventory, plan)
+    rendered = render(inventory, plan, local_suffix=local_suffix)
     password = read_password(password_file(root, vault_password_file))
     out = generated_dir(root)
     secrets_path = out / SECRETS_FILE

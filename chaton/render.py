@@ -13,6 +13,7 @@ field maps a purpose to a reference in `chaton_secrets` (see `chaton.secrets`).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -384,8 +385,36 @@ def _check_unique(servers: Mapping[str, _Server]) -> None:
         )
 
 
-def render(inventory: Inventory, plan: Plan) -> Rendered:
-    """The generated files for `inventory` placed as `plan` says."""
+LOCAL_SUFFIX_RE = re.compile(r"[a-z][a-z0-9-]{0,62}")
+
+
+def check_local_suffix(suffix: str) -> str:
+    """A DNS label such as `localhost`, or BadInput."""
+    if LOCAL_SUFFIX_RE.fullmatch(suffix) is None or suffix.endswith("-"):
+        raise BadInput(
+            _(
+                "{suffix}: a local suffix is one DNS label (lowercase letters, digits, hyphens), "
+                "such as localhost",
+                suffix=suffix,
+            )
+        )
+    return suffix
+
+
+def _add_local_names(servers: Mapping[str, _Server], suffix: str) -> None:
+    """Every vhost also answers <name>.<suffix> (the demo: velo-cite.fr.localhost)."""
+    for server in servers.values():
+        for vhost in server.lists["nginx_vhosts"]:
+            names = list(vhost["server_names"])
+            vhost["server_names"] = [*names, *(f"{name}.{suffix}" for name in names)]
+
+
+def render(inventory: Inventory, plan: Plan, *, local_suffix: str | None = None) -> Rendered:
+    """The generated files for `inventory` placed as `plan` says.
+
+    With `local_suffix` (the demo's `localhost`), every vhost also answers its names followed by
+    that label, which browsers resolve to the local machine.
+    """
     collective, structures = inventory.collective, inventory.structures
     secrets = _Secrets()
     servers = {load.name: _Server(load.name) for load in plan.servers}
@@ -403,6 +432,8 @@ def render(inventory: Inventory, plan: Plan) -> Rendered:
                 _lists(server, structure, secrets)
             elif instance.kind == "website" and structure is not None:
                 _website(server, structure, secrets)
+    if local_suffix is not None:
+        _add_local_names(servers, check_local_suffix(local_suffix))
     _check_unique(servers)
     files: dict[str, str] = {}
     for name, server in servers.items():

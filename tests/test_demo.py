@@ -1,14 +1,28 @@
-"""Which hosts of an inventory the demo runs as local containers."""
+"""The demo: which hosts of an inventory it runs as local containers, and the URLs it prints."""
 
 from __future__ import annotations
 
+import datetime
+import http.server
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from support import ROOT
 
-from chaton.commands.demo import container_hosts
+from chaton.commands.demo import container_hosts, demo_urls, https_status
 from chaton.errors import BadInput
+from chaton.loader import load_inventory
+from chaton.placement import place
+from chaton.render import render
 
 
 def test_example_server_is_the_demo_container() -> None:
@@ -39,3 +53,111 @@ def test_no_container_host_is_bad_input(tmp_path: Path) -> None:
     path.write_text("all:\n  hosts:\n    a: {ansible_host: 192.0.2.7}\n")
     with pytest.raises(BadInput, match="no host is reached through podman"):
         container_hosts(path)
+
+
+def test_demo_urls_name_each_structure_under_localhost(tmp_path: Path) -> None:
+    inventory = load_inventory(ROOT / "inventories" / "example")
+    plan = place(inventory.collective, inventory.structures)
+    files = render(inventory, plan, local_suffix="localhost").files
+    host_vars = tmp_path / "host_vars"
+    host_vars.mkdir()
+    (host_vars / "fabrique-1.yml").write_text(files["host_vars/fabrique-1.yml"])
+    urls = demo_urls(tmp_path, {"fabrique-1": 8443})
+    # From structures/velo-cite.yml by hand: Nextcloud, lists and website, under .localhost.
+    assert urls["velo-cite"] == [
+        "https://cloud.velo-cite.fr.localhost:8443/",
+        "https://lists.velo-cite.fr.localhost:8443/",
+        "https://velo-cite.fr.localhost:8443/",
+    ]
+    # The shared Mastodon belongs to no structure.
+    assert urls["shared"] == ["https://social.fabrique-transition.org.localhost:8443/"]
+    assert sorted(urls) == [
+        "epicerie-coop",
+        "monnaie-locale",
+        "reseau-jardins",
+        "shared",
+        "theatre-du-lien",
+        "velo-cite",
+    ]
+    # A server whose files are not rendered yet has no URL.
+    assert demo_urls(tmp_path, {"elsewhere": 8444}) == {}
+
+
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None = None, **kw: Any
+) -> x509.Certificate:
+    """A test certificate: a CA when `issuer` is None, else a leaf for `subject` signed by it."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), False)
+    return builder.sign(kw["signer"], hashes.SHA256())
+
+
+@pytest.fixture
+def https_test_server(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
+    """A test double of the demo's nginx: HTTPS on 127.0.0.1 for `site.localhost` only, with a
+    certificate from a CA of its own. Yields (port, that CA, another CA)."""
+    ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = _certificate("test CA", ca_key, signer=ca_key)
+    other = _certificate("other CA", other_key, signer=other_key)
+    leaf = _certificate("site.localhost", leaf_key, ca, signer=ca_key)
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "other.pem").write_bytes(other.public_bytes(pem))
+    (tmp_path / "leaf.pem").write_bytes(
+        leaf.public_bytes(pem)
+        + leaf_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "leaf.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], tmp_path / "ca.pem", tmp_path / "other.pem"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_https_status_checks_the_name_and_the_ca(
+    https_test_server: tuple[int, Path, Path],
+) -> None:
+    port, ca, other = https_test_server
+    assert https_status(f"https://site.localhost:{port}/", ca) == 200
+    assert https_status(f"https://site.localhost:{port}/missing", ca) == 404
+    # Another CA, or a name the certificate does not carry: no status, as for a closed answer.
+    assert https_status(f"https://site.localhost:{port}/", other) is None
+    assert https_status(f"https://elsewhere.localhost:{port}/", ca) is None
+
+
+def test_https_status_of_a_closed_port_is_none(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert https_status(f"https://site.localhost:{port}/", tmp_path / "none.pem", timeout=2) is None

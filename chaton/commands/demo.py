@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import socket
+import ssl
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -19,12 +22,19 @@ from chaton.errors import BadInput
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _, current_language
 from chaton.paths import PROJECT_ROOT
+from chaton.render import HOST_VARS
 from chaton.runner import FACT_CACHE
-from chaton.secrets import init_password_file, password_file
+from chaton.secrets import SECRETS_FILE, init_password_file, password_file
+from chaton.yamlio import load_vars
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
 # What the demo writes besides the generated inventory (git-ignored).
 DEMO_DIR = PROJECT_ROOT / ".demo"
+# The local CA that signs the demo's certificates (the acme role's acme_local_ca_dir).
+DEMO_CA = DEMO_DIR / "ca" / "ca.pem"
+# Every vhost of the demo also answers <name>.localhost, which browsers resolve to this machine.
+LOCAL_SUFFIX = "localhost"
+HTTPS_PORT = 8443
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +48,17 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--clean", action="store_true", help=_("remove the demo containers"))
+    parser.add_argument(
+        "--https-port",
+        type=int,
+        default=HTTPS_PORT,
+        metavar="PORT",
+        help=_(
+            "the port of 127.0.0.1 where the first server's HTTPS is published (the next "
+            "servers get the following ports; default: {port})",
+            port=HTTPS_PORT,
+        ),
+    )
     add_run_options(parser)
     parser.set_defaults(func=_demo, inventory=EXAMPLE)
 
@@ -86,7 +107,7 @@ def _demo(args: argparse.Namespace) -> int:
     if not password.exists():
         password.parent.mkdir(parents=True, exist_ok=True)
         init_password_file(password)
-    report = render_inventory(args.inventory, args.vault_password_file)
+    report = render_inventory(args.inventory, args.vault_password_file, local_suffix=LOCAL_SUFFIX)
     print(
         _(
             "render: {written} file(s) written, {unchanged} unchanged",
@@ -95,8 +116,12 @@ def _demo(args: argparse.Namespace) -> int:
         )
     )
     containers.build_image()
+    ports = {name: args.https_port + index for index, name in enumerate(hosts)}
     for name, container in hosts.items():
-        created = containers.start(containers.TestHost(name=container, hostname=name))
+        publish = (f"127.0.0.1:{ports[name]}:443",)
+        created = containers.start(
+            containers.TestHost(name=container, hostname=name, publish=publish)
+        )
         print(
             _(
                 "{name}: container {container} {state}",
@@ -105,10 +130,92 @@ def _demo(args: argparse.Namespace) -> int:
                 state=_("created") if created else _("running"),
             )
         )
+        if not created and not containers.publishes(container, ports[name], 443):
+            raise BadInput(
+                _(
+                    "{container} exists but does not publish 127.0.0.1:{port}: remove it with "
+                    "`make demo-clean` (or `chaton demo --clean`), then run the demo again",
+                    container=container,
+                    port=ports[name],
+                )
+            )
     code = print_summary(deploy(args), as_json=args.json)
     if code == 0:
         write_demo_costs(args.inventory)
+        if not args.json:
+            print_where_to_look(args.inventory, ports)
     return code
+
+
+def demo_urls(generated: Path, ports: dict[str, int]) -> dict[str, list[str]]:
+    """{structure (or "shared"): its https URLs} from the generated host_vars of the servers.
+
+    Each vhost's URL is its main name followed by `.localhost` and its server's port."""
+    urls: dict[str, list[str]] = {}
+    for server, port in ports.items():
+        path = generated / HOST_VARS / f"{server}.yml"
+        if not path.exists():
+            continue
+        data = load_vars(path.read_text(encoding="utf-8")) or {}
+        for vhost in data.get("nginx_vhosts", []):
+            local = [n for n in vhost["server_names"] if n.endswith(f".{LOCAL_SUFFIX}")]
+            if local:
+                urls.setdefault(vhost["structure"] or "shared", []).append(
+                    f"https://{local[0]}:{port}/"
+                )
+    return {key: sorted(value) for key, value in sorted(urls.items())}
+
+
+def https_status(url: str, ca: Path, *, timeout: float = 10.0) -> int | None:
+    """The HTTP status of GET `url`, reached on 127.0.0.1 whatever its name, with the name's SNI
+    and a certificate checked against `ca`; None when nothing answers it (a name no vhost serves
+    gets its connection closed by the default server), the certificate is not valid or
+    the CA file cannot be read."""
+    parts = urlsplit(url)
+    name, port = parts.hostname or "", parts.port or 443
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            request = (
+                f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+            )
+            tls.sendall(request.encode("ascii"))
+            status_line = tls.recv(256).split(b"\r\n", 1)[0].decode("ascii", "replace")
+    except (OSError, ssl.SSLError):
+        return None
+    fields = status_line.split()
+    return int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else None
+
+
+def print_where_to_look(inventory: Path, ports: dict[str, int]) -> None:
+    """What a new user of the demo needs next: the URLs (each one tried), the CA, the
+    credentials."""
+    out = generated_dir(inventory)
+    print()
+    print(_("Each structure's addresses (published on 127.0.0.1):"))
+    for structure, urls in demo_urls(out, ports).items():
+        print(f"  {structure}:")
+        for url in urls:
+            status = https_status(url, DEMO_CA)
+            shown = str(status) if status is not None else _("not served (yet)")
+            print(f"    {url}  {shown}")
+    print(
+        _(
+            "Certificates are signed by the demo's local CA: trust {ca} in your browser (or pass "
+            "it to curl with --cacert).",
+            ca=str(DEMO_CA),
+        )
+    )
+    print(
+        _(
+            "Generated credentials: ansible-vault view --vault-password-file {password} {vault}",
+            password=str(password_file(inventory, None)),
+            vault=str(out / SECRETS_FILE),
+        )
+    )
 
 
 def write_demo_costs(inventory: Path) -> None:

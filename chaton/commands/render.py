@@ -44,6 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=_("write nothing; exit with 1 and list the stale files if a render would change any"),
     )
     parser.add_argument(
+        "--local-suffix",
+        metavar="LABEL",
+        help=_(
+            "every vhost also answers its names followed by .LABEL (`chaton demo` uses "
+            "localhost: velo-cite.fr.localhost)"
+        ),
+    )
+    parser.add_argument(
         "--json", action="store_true", help=_("print the result as JSON (for scripts)")
     )
     parser.set_defaults(func=run)
@@ -79,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 file=sys.stderr,
             )
-    report = render_inventory(root, args.vault_password_file, check=args.check)
+    report = render_inventory(
+        root, args.vault_password_file, check=args.check, local_suffix=args.local_suffix
+    )
     out = root / GENERATED
     if args.json:
         print(json.dumps(_as_dict(report, args.check), ensure_ascii=False, indent=2))

@@ -220,3 +220,37 @@ def test_every_rendered_variable_and_key_is_documented(doc: str) -> None:
     collect(data)
     missing = sorted(name for name in names if f"`{name}`" not in text)
     assert missing == []
+
+
+def test_local_suffix_adds_a_local_name_to_every_vhost() -> None:
+    inventory = load_inventory(EXAMPLE)
+    plan = place(inventory.collective, inventory.structures)
+    plain = load_vars(render(inventory, plan).files["host_vars/fabrique-1.yml"])
+    local = load_vars(
+        render(inventory, plan, local_suffix="localhost").files["host_vars/fabrique-1.yml"]
+    )
+    # Only the vhosts' names change.
+    assert {k: v for k, v in plain.items() if k != "nginx_vhosts"} == {
+        k: v for k, v in local.items() if k != "nginx_vhosts"
+    }
+    website = _by(local["nginx_vhosts"], "name", "website-velo-cite")
+    assert website["server_names"] == [
+        "velo-cite.fr",
+        "www.velo-cite.fr",
+        "velo-cite.fr.localhost",
+        "www.velo-cite.fr.localhost",
+    ]
+    for before, after in zip(plain["nginx_vhosts"], local["nginx_vhosts"], strict=True):
+        names = before["server_names"]
+        assert after["server_names"] == names + [f"{name}.localhost" for name in names]
+    assert not any(
+        name.endswith(".localhost") for v in plain["nginx_vhosts"] for name in v["server_names"]
+    )
+
+
+@pytest.mark.parametrize("suffix", ["", "Localhost", "local.host", "-x", "x-", "a b", "é"])
+def test_local_suffix_is_one_dns_label(suffix: str) -> None:
+    inventory = load_inventory(EXAMPLE)
+    plan = place(inventory.collective, inventory.structures)
+    with pytest.raises(BadInput, match="one DNS label"):
+        render(inventory, plan, local_suffix=suffix)
