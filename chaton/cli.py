@@ -17,6 +17,7 @@ from chaton.i18n import _
 COMMAND_MODULES = (
     "validate",
     "deploy",
+    "verify",
     "demo",
     "container",
     "plan",

@@ -254,6 +254,16 @@ def is_running(name: str) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+def published_port(name: str, container_port: int) -> int | None:
+    """The port of 127.0.0.1 where container `name` publishes `container_port`, if any."""
+    result = podman("port", name, f"{container_port}/tcp", check=False)
+    for line in result.stdout.split() if result.returncode == 0 else []:
+        host, _sep, port = line.rpartition(":")
+        if host == "127.0.0.1" and port.isdigit():
+            return int(port)
+    return None
+
+
 def publishes(name: str, host_port: int, container_port: int) -> bool:
     """Whether container `name` publishes `container_port` on 127.0.0.1:`host_port`."""
     result = podman("port", name, f"{container_port}/tcp", check=False)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-import http.server
 import socket
-import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from support import ROOT
+from tls_double import https_server
 
 from chaton.commands.demo import container_hosts, demo_urls, https_status
 from chaton.errors import BadInput
@@ -83,66 +75,10 @@ def test_demo_urls_name_each_structure_under_localhost(tmp_path: Path) -> None:
     assert demo_urls(tmp_path, {"elsewhere": 8444}) == {}
 
 
-def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None = None, **kw: Any
-) -> x509.Certificate:
-    """A test certificate: a CA when `issuer` is None, else a leaf for `subject` signed by it."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), False)
-    return builder.sign(kw["signer"], hashes.SHA256())
-
-
 @pytest.fixture
 def https_test_server(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
-    """A test double of the demo's nginx: HTTPS on 127.0.0.1 for `site.localhost` only, with a
-    certificate from a CA of its own. Yields (port, that CA, another CA)."""
-    ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    ca = _certificate("test CA", ca_key, signer=ca_key)
-    other = _certificate("other CA", other_key, signer=other_key)
-    leaf = _certificate("site.localhost", leaf_key, ca, signer=ca_key)
-    pem = serialization.Encoding.PEM
-    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (tmp_path / "other.pem").write_bytes(other.public_bytes(pem))
-    (tmp_path / "leaf.pem").write_bytes(
-        leaf.public_bytes(pem)
-        + leaf_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/" else 404)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "leaf.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], tmp_path / "ca.pem", tmp_path / "other.pem"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with https_server(tmp_path) as server:
+        yield server
 
 
 def test_https_status_checks_the_name_and_the_ca(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import ssl
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import yaml
 from chaton import containers
 from chaton.commands.costs import print_written
 from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
+from chaton.commands.verify import print_table
 from chaton.costs.model import Period
 from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
@@ -25,6 +24,7 @@ from chaton.paths import PROJECT_ROOT
 from chaton.render import HOST_VARS
 from chaton.runner import FACT_CACHE
 from chaton.secrets import SECRETS_FILE, init_password_file, password_file
+from chaton.verify import Address, check_collective, fetch
 from chaton.yamlio import load_vars
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
@@ -144,6 +144,12 @@ def _demo(args: argparse.Namespace) -> int:
         write_demo_costs(args.inventory)
         if not args.json:
             print_where_to_look(args.inventory, ports)
+            print()
+            print(_("Checks (chaton verify --ca-file {ca}):", ca=str(DEMO_CA)))
+            addresses = {name: Address("127.0.0.1", port) for name, port in ports.items()}
+            checks = check_collective(generated_dir(args.inventory), addresses, DEMO_CA)
+            print_table(checks)
+            code = 0 if all(check.ok for check in checks) else 1
     return code
 
 
@@ -172,22 +178,8 @@ def https_status(url: str, ca: Path, *, timeout: float = 10.0) -> int | None:
     gets its connection closed by the default server), the certificate is not valid or
     the CA file cannot be read."""
     parts = urlsplit(url)
-    name, port = parts.hostname or "", parts.port or 443
-    try:
-        context = ssl.create_default_context(cafile=str(ca))
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=name) as tls,
-        ):
-            request = (
-                f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
-            )
-            tls.sendall(request.encode("ascii"))
-            status_line = tls.recv(256).split(b"\r\n", 1)[0].decode("ascii", "replace")
-    except (OSError, ssl.SSLError):
-        return None
-    fields = status_line.split()
-    return int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else None
+    address = Address("127.0.0.1", parts.port or 443)
+    return fetch(parts.hostname or "", address, ca, path=parts.path or "/", timeout=timeout).status
 
 
 def print_where_to_look(inventory: Path, ports: dict[str, int]) -> None:

@@ -33,6 +33,9 @@ SOURCES = [
     ROOT / "chaton" / "commands" / "deploy.py",
     ROOT / "chaton" / "commands" / "demo.py",
     ROOT / "chaton" / "commands" / "container.py",
+    # chaton verify.
+    ROOT / "chaton" / "verify.py",
+    ROOT / "chaton" / "commands" / "verify.py",
 ]
 
 

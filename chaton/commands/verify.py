@@ -1,0 +1,110 @@
+"""`chaton verify`: check the deployed collective from the outside, as a visitor would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaton import containers
+from chaton.cli import add_inventory_argument
+from chaton.commands.deploy import inventory_file
+from chaton.errors import BadInput
+from chaton.generated import generated_dir
+from chaton.i18n import _
+from chaton.render import HOST_VARS
+from chaton.verify import MIN_CERT_DAYS, Address, Check, check_collective
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help=_("check the deployed services from the outside"),
+        description=_(
+            "For every server of the inventory, check each website over HTTPS on the server's "
+            "address: status 200, a certificate valid for its name for more than {days} days, "
+            "a page that names its structure. Servers run as local containers are reached on "
+            "the port they publish on 127.0.0.1. Exit code 0 when all pass, 1 when one fails, "
+            "2 when the inventory is not rendered.",
+            days=MIN_CERT_DAYS,
+        ),
+    )
+    add_inventory_argument(parser)
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        help=_("trust this CA's certificate (the demo's: .demo/ca/ca.pem) instead of the system's"),
+    )
+    parser.add_argument(
+        "--json", action="store_true", help=_("print the result as JSON (for scripts)")
+    )
+    parser.set_defaults(func=run)
+
+
+def server_addresses(hosts_file: Path) -> dict[str, Address]:
+    """{server: where its HTTPS answers}: the published port of a podman host, else the host's
+    ansible_host (or its name) on 443."""
+    data = yaml.safe_load(hosts_file.read_text(encoding="utf-8")) or {}
+    found: dict[str, Address] = {}
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, hostvars in (group.get("hosts") or {}).items():
+            hostvars = hostvars or {}
+            target = str(hostvars.get("ansible_host", name))
+            if str(hostvars.get("ansible_connection", "")).endswith("podman"):
+                port = containers.published_port(target, 443)
+                if port is None:
+                    raise BadInput(
+                        _(
+                            "{name}: its container {container} publishes no HTTPS port on "
+                            "127.0.0.1 (is the demo running?)",
+                            name=name,
+                            container=target,
+                        )
+                    )
+                found[name] = Address("127.0.0.1", port)
+            else:
+                found[name] = Address(target)
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    for group in data.values():
+        walk(group or {})
+    return found
+
+
+def print_table(checks: list[Check]) -> None:
+    for check in checks:
+        result = _("ok") if check.ok else _("FAILED: {problem}", problem=check.problem)
+        days = "-" if check.certificate_days is None else str(check.certificate_days)
+        print(
+            f"{check.server:<12} {check.structure:<18} {check.name:<36} "
+            f"{check.status or '-':<4} {days:>4}d  {result}"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    generated = generated_dir(args.inventory)
+    if not (generated / HOST_VARS).is_dir():
+        raise BadInput(
+            _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
+        )
+    addresses = server_addresses(inventory_file(args.inventory))
+    checks = check_collective(generated, addresses, args.ca_file)
+    if args.json:
+        print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
+    else:
+        print_table(checks)
+        failed = sum(not c.ok for c in checks)
+        print(
+            _(
+                "{checked} checked, {failed} failed",
+                checked=len(checks),
+                failed=failed,
+            )
+        )
+    return 0 if all(c.ok for c in checks) else 1

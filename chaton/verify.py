@@ -1,0 +1,153 @@
+"""Checks of a deployed collective from the outside, as a visitor sees it.
+
+Today: every website vhost of the generated host_vars answers over HTTPS, on its server's address,
+with a certificate valid for its main name (against the given CAs) for more than
+`MIN_CERT_DAYS` days, and a page that names its structure. The other kinds are added with their
+roles.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaton.i18n import _
+from chaton.render import HOST_VARS
+from chaton.yamlio import load_vars
+
+MIN_CERT_DAYS = 14
+CHECKED_KINDS = ("website",)
+_BODY_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a server's HTTPS is reached: a host and a port."""
+
+    host: str
+    port: int = 443
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of one vhost's check."""
+
+    server: str
+    structure: str
+    kind: str
+    name: str
+    status: int | None
+    certificate_days: int | None
+    names_structure: bool
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    certificate_days: int | None
+    body: str
+    error: str | None
+
+
+def fetch(
+    name: str, address: Address, ca: Path | None, *, path: str = "/", timeout: float = 10.0
+) -> Answer:
+    """GET https://`name``path` from `address` (SNI and Host: `name`), the certificate checked
+    against `ca` (None: the system's CAs)."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        with (
+            socket.create_connection((address.host, address.port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            certificate = tls.getpeercert() or {}
+            request = f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+            tls.sendall(request.encode("ascii"))
+            data = b""
+            while len(data) < _BODY_LIMIT and (chunk := tls.recv(65536)):
+                data += chunk
+    except ssl.SSLCertVerificationError as error:
+        return Answer(None, None, "", _("certificate: {reason}", reason=error.verify_message))
+    except (OSError, ssl.SSLError) as error:
+        return Answer(None, None, "", str(error) or type(error).__name__)
+    not_after = certificate.get("notAfter")
+    days = (
+        int((ssl.cert_time_to_seconds(str(not_after)) - time.time()) // 86400)
+        if not_after
+        else None
+    )
+    head, _sep, body = data.partition(b"\r\n\r\n")
+    fields = head.split(b"\r\n", 1)[0].split()
+    status = int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else None
+    return Answer(status, days, body.decode("utf-8", "replace"), None)
+
+
+def names(page: str, structure_name: str) -> bool:
+    """Whether the page's text holds the structure's name (entities decoded, spaces folded)."""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    return re.sub(r"\s+", " ", structure_name) in text
+
+
+def check_server(
+    server: str, host_vars: Mapping[str, Any], address: Address, ca: Path | None
+) -> list[Check]:
+    """Check every vhost of a CHECKED_KINDS kind of one server."""
+    structure_names = {
+        site["structure"]: site["structure_name"] for site in host_vars.get("website_sites", [])
+    }
+    checks = []
+    for vhost in host_vars.get("nginx_vhosts", []):
+        if vhost["kind"] not in CHECKED_KINDS or not vhost["enabled"]:
+            continue
+        name = vhost["server_names"][0]
+        structure = vhost["structure"] or "shared"
+        answer = fetch(name, address, ca)
+        named = names(answer.body, structure_names.get(structure, structure))
+        problem = answer.error
+        if problem is None and answer.status != 200:
+            problem = _("HTTP status {status}", status=answer.status)
+        elif problem is None and (answer.certificate_days or 0) < MIN_CERT_DAYS:
+            problem = _(
+                "the certificate is valid for {days} more day(s) only (at least {minimum})",
+                days=answer.certificate_days,
+                minimum=MIN_CERT_DAYS,
+            )
+        elif problem is None and not named:
+            problem = _("the page does not name the structure")
+        checks.append(
+            Check(
+                server,
+                structure,
+                vhost["kind"],
+                name,
+                answer.status,
+                answer.certificate_days,
+                named,
+                problem,
+            )
+        )
+    return checks
+
+
+def check_collective(
+    generated: Path, addresses: Mapping[str, Address], ca: Path | None
+) -> list[Check]:
+    """Check every server of `addresses` from its generated host_vars."""
+    checks: list[Check] = []
+    for server, address in sorted(addresses.items()):
+        path = generated / HOST_VARS / f"{server}.yml"
+        host_vars = load_vars(path.read_text(encoding="utf-8")) or {}
+        checks += check_server(server, host_vars, address, ca)
+    return checks
