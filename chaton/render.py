@@ -439,14 +439,22 @@ def render(inventory: Inventory, plan: Plan, *, local_suffix: str | None = None)
     for name, server in servers.items():
         header = HOST_VARS_HEADER.format(server=name)
         files[f"{HOST_VARS}/{name}.yml"] = dump_vars(header, server.variables())
-    files[INVENTORY_FILE] = _inventory_text(sorted(servers))
+    files[INVENTORY_FILE] = _inventory_text(sorted(servers), local_suffix)
     return Rendered(dict(sorted(files.items())), frozenset(secrets.specs))
 
 
-def _inventory_text(servers: list[str]) -> str:
+LOCAL_SUFFIX_VARIABLE = "chaton_local_suffix"
+
+
+def _inventory_text(servers: list[str], local_suffix: str | None = None) -> str:
     comments = "".join(f"# {line}\n" for line in INVENTORY_HEADER.splitlines())
+    group: dict[str, Any] = {"hosts": {name: {} for name in servers}}
+    if local_suffix is not None:
+        # Recorded so that `chaton deploy` can tell whether the files are still what a render
+        # (with the same option) would write.
+        group["vars"] = {LOCAL_SUFFIX_VARIABLE: local_suffix}
     body = yaml.dump(
-        {"all": {"hosts": {name: {} for name in servers}}},
+        {"all": group},
         Dumper=AnsibleVarsDumper,
         default_flow_style=False,
         allow_unicode=True,
@@ -454,6 +462,13 @@ def _inventory_text(servers: list[str]) -> str:
         line_break="\n",
     )
     return comments + body
+
+
+def recorded_local_suffix(inventory_text: str) -> str | None:
+    """The --local-suffix a generated inventory.yml was rendered with, if any."""
+    data = yaml.safe_load(inventory_text) or {}
+    value = ((data.get("all") or {}).get("vars") or {}).get(LOCAL_SUFFIX_VARIABLE)
+    return str(value) if value is not None else None
 
 
 def recorded_instances(host_vars: Mapping[str, Any]) -> list[str] | None:

@@ -90,3 +90,38 @@ def test_secrets_without_password_is_bad_input(tmp_path: Path) -> None:
     password.unlink()
     with pytest.raises(BadInput, match="no vault password file"):
         deploy_inputs(root)
+
+
+def rendered_example(tmp_path: Path, local_suffix: str | None = None) -> Path:
+    root = copy_example(tmp_path)
+    password = root / "generated" / ".vault-password"
+    password.parent.mkdir()
+    init_password_file(password)
+    render_inventory(root, local_suffix=local_suffix)
+    return root
+
+
+def test_stale_generated_files_are_refused(tmp_path: Path) -> None:
+    root = rendered_example(tmp_path)
+    structure = root / "structures" / "velo-cite.yml"
+    structure.write_text(
+        structure.read_text(encoding="utf-8").replace("name: Vélo-Cité", "name: Vélo-Cité 2"),
+        encoding="utf-8",
+    )
+    with pytest.raises(BadInput, match=r"stale \(host_vars/fabrique-1\.yml\).*chaton render`"):
+        deploy_inputs(root)
+    render_inventory(root)
+    assert deploy_inputs(root).inventories[-1] == root / "generated" / "inventory.yml"
+
+
+def test_a_render_with_local_suffix_is_checked_with_it(tmp_path: Path) -> None:
+    root = rendered_example(tmp_path, local_suffix="localhost")
+    inventory = (root / "generated" / "inventory.yml").read_text(encoding="utf-8")
+    assert "chaton_local_suffix: 'localhost'" in inventory
+    deploy_inputs(root)  # up to date with the same option
+    render_inventory(root)  # without it: the vhosts lose their .localhost names
+    assert "chaton_local_suffix" not in (root / "generated" / "inventory.yml").read_text()
+    deploy_inputs(root)
+    structure = root / "structures" / "velo-cite.yml"
+    structure.write_text(structure.read_text(encoding="utf-8") + "\n# edited\n")
+    deploy_inputs(root)  # a comment changes nothing rendered

@@ -10,10 +10,10 @@ from typing import Any
 
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import BadInput, ExitCode
-from chaton.generated import generated_dir
+from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
-from chaton.render import INVENTORY_FILE
+from chaton.render import INVENTORY_FILE, recorded_local_suffix
 from chaton.runner import RunResult, run_playbook
 from chaton.secrets import SECRETS_FILE, password_file, read_password
 
@@ -68,6 +68,7 @@ def deploy_inputs(root: Path, vault_password_file: Path | None = None) -> Deploy
     extra_args: list[str] = []
     generated = generated_dir(root)
     if (generated / INVENTORY_FILE).is_file():
+        refuse_stale(root, vault_password_file)
         inventories.append(generated / INVENTORY_FILE)
     secrets = generated / SECRETS_FILE
     if secrets.is_file():
@@ -75,6 +76,24 @@ def deploy_inputs(root: Path, vault_password_file: Path | None = None) -> Deploy
         read_password(password)  # a missing or empty password file is bad input, said clearly
         extra_args += ["--extra-vars", f"@{secrets}", "--vault-password-file", str(password)]
     return DeployInputs(inventories, extra_args)
+
+
+def refuse_stale(root: Path, vault_password_file: Path | None = None) -> None:
+    """BadInput when the generated files are not what a render of the inventory as it is now
+    would write (a structure edited, render forgotten): deploying them would deploy the past."""
+    generated = generated_dir(root)
+    suffix = recorded_local_suffix((generated / INVENTORY_FILE).read_text(encoding="utf-8"))
+    report = render_inventory(root, vault_password_file, check=True, local_suffix=suffix)
+    if report.stale:
+        option = f" --local-suffix {suffix}" if suffix else ""
+        raise BadInput(
+            _(
+                "the generated files are stale ({files}): run `chaton render{option}` first, "
+                "then deploy",
+                files=", ".join(report.stale),
+                option=option,
+            )
+        )
 
 
 def deploy(args: argparse.Namespace) -> RunResult:
