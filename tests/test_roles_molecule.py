@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from support import ROOT, tool_env
 
 ROLES = sorted(p.parents[2].name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
@@ -92,6 +93,24 @@ def test_role_scenario(role: str, tmp_path: Path) -> None:
         molecule(role, "verify", log)
     finally:
         molecule(role, "destroy", log)
+
+
+def test_every_scenario_has_its_own_test_host() -> None:
+    """make test runs two scenarios at once: two sharing a container name would destroy each
+    other's host. A scenario without platforms gets the shared config's."""
+    base = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    files = [ROOT / "roles" / r / "molecule" / "default" / "molecule.yml" for r in ROLES]
+    files += [ROOT / "molecule" / name / "molecule.yml" for name in PROJECT_SCENARIOS]
+    names = []
+    for path in files:
+        scenario = yaml.safe_load(path.read_text()) or {}
+        platforms = scenario.get("platforms", base["platforms"])
+        names += [platform["name"] for platform in platforms]
+        hosts = (scenario.get("verifier", {}).get("options") or {}).get("hosts")
+        if hosts is not None:
+            assert hosts == f"podman://{platforms[0]['name']}", path
+    assert len(names) == len(set(names)), sorted(names)
+    assert "chaton-test-host" not in names
 
 
 def test_every_role_has_a_scenario() -> None:
