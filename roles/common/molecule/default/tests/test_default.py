@@ -11,7 +11,7 @@ def test_packages_installed(host, name):
 
 
 def test_hostname(host):
-    assert host.check_output("hostname") == "chaton-test-host"
+    assert host.check_output("hostname") == "chaton-test-common"
 
 
 def test_timezone(host):
