@@ -264,12 +264,6 @@ def published_port(name: str, container_port: int) -> int | None:
     return None
 
 
-def publishes(name: str, host_port: int, container_port: int) -> bool:
-    """Whether container `name` publishes `container_port` on 127.0.0.1:`host_port`."""
-    result = podman("port", name, f"{container_port}/tcp", check=False)
-    return result.returncode == 0 and f"127.0.0.1:{host_port}" in result.stdout.split()
-
-
 def start(host: TestHost, *, timeout: float = BOOT_TIMEOUT) -> bool:
     """Start `host` (creating it when absent) and wait for systemd. Returns True if created."""
     created = False

@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from chaton import containers
 from chaton.commands.costs import print_written
-from chaton.commands.deploy import add_run_options, deploy, inventory_file, print_summary
+from chaton.commands.deploy import (
+    add_run_options,
+    deploy,
+    inventory_file,
+    inventory_hosts,
+    is_container,
+    print_summary,
+)
 from chaton.commands.verify import print_table
 from chaton.costs.model import Period
 from chaton.costs.sheets import report_for_inventory, write_sheets
@@ -65,19 +70,11 @@ def register(subparsers: Any) -> None:
 
 def container_hosts(hosts_file: Path) -> dict[str, str]:
     """{inventory name: container name} for the hosts reached through podman."""
-    data = yaml.safe_load(hosts_file.read_text(encoding="utf-8")) or {}
-    found: dict[str, str] = {}
-
-    def walk(group: dict[str, Any]) -> None:
-        for name, hostvars in (group.get("hosts") or {}).items():
-            hostvars = hostvars or {}
-            if str(hostvars.get("ansible_connection", "")).endswith("podman"):
-                found[name] = str(hostvars.get("ansible_host", name))
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
-    for group in data.values():
-        walk(group or {})
+    found = {
+        name: str(hostvars.get("ansible_host", name))
+        for name, hostvars in inventory_hosts(hosts_file).items()
+        if is_container(hostvars)
+    }
     if not found:
         raise BadInput(_("{path}: no host is reached through podman", path=hosts_file))
     return found
@@ -130,7 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
                 state=_("created") if created else _("running"),
             )
         )
-        if not created and not containers.publishes(container, ports[name], 443):
+        if not created and containers.published_port(container, 443) != ports[name]:
             raise BadInput(
                 _(
                     "{container} exists but does not publish 127.0.0.1:{port}: remove it with "

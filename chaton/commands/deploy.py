@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.generated import generated_dir, render_inventory
@@ -51,6 +53,27 @@ def inventory_file(inventory: Path) -> Path:
     if not hosts.is_file():
         raise BadInput(_("{path}: no such inventory file", path=hosts))
     return hosts
+
+
+def inventory_hosts(hosts_file: Path) -> dict[str, dict[str, Any]]:
+    """{host name: its variables} for every host of a hand-written inventory (any group depth)."""
+    data = yaml.safe_load(hosts_file.read_text(encoding="utf-8")) or {}
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, hostvars in (group.get("hosts") or {}).items():
+            found[name] = hostvars or {}
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    for group in data.values():
+        walk(group or {})
+    return found
+
+
+def is_container(hostvars: dict[str, Any]) -> bool:
+    """Whether Ansible reaches the host through podman (a local container)."""
+    return str(hostvars.get("ansible_connection", "")).endswith("podman")
 
 
 @dataclass(frozen=True)

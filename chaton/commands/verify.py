@@ -8,11 +8,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaton import containers
 from chaton.cli import add_inventory_argument
-from chaton.commands.deploy import inventory_file
+from chaton.commands.deploy import inventory_file, inventory_hosts, is_container
 from chaton.errors import BadInput
 from chaton.generated import generated_dir
 from chaton.i18n import _
@@ -48,32 +46,23 @@ def register(subparsers: Any) -> None:
 def server_addresses(hosts_file: Path) -> dict[str, Address]:
     """{server: where its HTTPS answers}: the published port of a podman host, else the host's
     ansible_host (or its name) on 443."""
-    data = yaml.safe_load(hosts_file.read_text(encoding="utf-8")) or {}
     found: dict[str, Address] = {}
-
-    def walk(group: dict[str, Any]) -> None:
-        for name, hostvars in (group.get("hosts") or {}).items():
-            hostvars = hostvars or {}
-            target = str(hostvars.get("ansible_host", name))
-            if str(hostvars.get("ansible_connection", "")).endswith("podman"):
-                port = containers.published_port(target, 443)
-                if port is None:
-                    raise BadInput(
-                        _(
-                            "{name}: its container {container} publishes no HTTPS port on "
-                            "127.0.0.1 (is the demo running?)",
-                            name=name,
-                            container=target,
-                        )
-                    )
-                found[name] = Address("127.0.0.1", port)
-            else:
-                found[name] = Address(target)
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
-    for group in data.values():
-        walk(group or {})
+    for name, hostvars in inventory_hosts(hosts_file).items():
+        target = str(hostvars.get("ansible_host", name))
+        if not is_container(hostvars):
+            found[name] = Address(target)
+            continue
+        port = containers.published_port(target, 443)
+        if port is None:
+            raise BadInput(
+                _(
+                    "{name}: its container {container} publishes no HTTPS port on "
+                    "127.0.0.1 (is the demo running?)",
+                    name=name,
+                    container=target,
+                )
+            )
+        found[name] = Address("127.0.0.1", port)
     return found
 
 
