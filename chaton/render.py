@@ -126,6 +126,10 @@ MAILMAN_SECRETS: dict[str, SecretKind] = {
     "hyperkitty_api_key": "token48",
 }
 WEBSITE_SECRETS: dict[str, SecretKind] = {"sftp_password": "password"}
+DKIM_SECRETS: dict[str, SecretKind] = {"private_key": "dkim_rsa2048"}
+# The DKIM selector of the list domains' keys: the record is `<selector>._domainkey.<domain>`.
+# A new key (rotation) would come with a new selector, so that both records can coexist.
+DKIM_SELECTOR = "chaton"
 
 
 class _Server:
@@ -139,6 +143,7 @@ class _Server:
             "mastodon_instances": [],
             "mailman_domains": [],
             "mailman_lists": [],
+            "opendkim_keys": [],
             "website_sites": [],
             "postgresql_databases": [],
             "redis_instances": [],
@@ -151,7 +156,11 @@ class _Server:
         self.lists[variable].append(item)
 
     def variables(self) -> dict[str, Any]:
-        sort_keys = {"mailman_domains": ("domain",), "mailman_lists": ("domain", "name")}
+        sort_keys = {
+            "mailman_domains": ("domain",),
+            "mailman_lists": ("domain", "name"),
+            "opendkim_keys": ("domain", "selector"),
+        }
         result: dict[str, Any] = {RECORD_VARIABLE: sorted(self.record)}
         for variable, items in self.lists.items():
             keys = sort_keys.get(variable, ("name",))
@@ -311,6 +320,17 @@ def _lists(server: _Server, structure: Structure, secrets: _Secrets) -> None:
             "structure": structure.slug,
             "structure_name": structure.name,
             "enabled": enabled,
+        },
+    )
+    # The list domain's signing key: generated once, kept in the vault (a rebuilt server signs
+    # with the key its published DNS record names).
+    server.add(
+        "opendkim_keys",
+        {
+            "domain": domain,
+            "selector": DKIM_SELECTOR,
+            "structure": structure.slug,
+            "secrets": secrets.refs(f"dkim/{domain}", DKIM_SECRETS),
         },
     )
     for mailing_list in structure.services.lists:

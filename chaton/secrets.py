@@ -52,7 +52,9 @@ HEADER = (
     "regenerated; unused ones are kept: remove them only on purpose (ansible-vault edit)."
 )
 
-SecretKind = Literal["password", "hex128", "key32", "token48", "salt30", "nextcloud_instanceid"]
+SecretKind = Literal[
+    "password", "hex128", "key32", "token48", "salt30", "nextcloud_instanceid", "dkim_rsa2048"
+]
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -81,10 +83,30 @@ class SecretSpec:
     kind: SecretKind = "password"
 
 
+# A DKIM signing key (RFC 6376, RFC 8301: RSA of at least 1024 bits, 2048 recommended): PEM,
+# PKCS#8. Its public half is what `chaton dns` prints for the domain's DKIM record.
+DKIM_KEY_BITS = 2048
+
+
 def generate(kind: SecretKind) -> str:
     """A new random value of `kind`, from the operating system's random source."""
+    if kind == "dkim_rsa2048":
+        return _rsa_private_key(DKIM_KEY_BITS)
     alphabet, length, prefix = _KINDS[kind]
     return prefix + "".join(secrets.choice(alphabet) for _index in range(length))
+
+
+def _rsa_private_key(bits: int) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem.decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ class Server(FrozenModel):
 
     name: Identifier
     description: FreeText | None = None
+    # Its public DNS name: the mail exchanger of the list domains placed on it, the name the
+    # structures' DNS records point to (`chaton dns`).
+    public_name: Domain | None = None
     resources: Resources
     # Kept for the system, the web server, the databases: never given to instances.
     system_reserve: Footprint = ZERO

@@ -36,6 +36,9 @@ SOURCES = [
     # chaton verify.
     ROOT / "chaton" / "verify.py",
     ROOT / "chaton" / "commands" / "verify.py",
+    # chaton dns.
+    ROOT / "chaton" / "dns.py",
+    ROOT / "chaton" / "commands" / "dns.py",
 ]
 
 
