@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "deploy",
     "verify",
     "dns",
+    "artifacts",
     "demo",
     "container",
     "plan",

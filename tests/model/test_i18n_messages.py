@@ -39,6 +39,9 @@ SOURCES = [
     # chaton dns.
     ROOT / "chaton" / "dns.py",
     ROOT / "chaton" / "commands" / "dns.py",
+    # chaton artifacts.
+    ROOT / "chaton" / "artifacts.py",
+    ROOT / "chaton" / "commands" / "artifacts.py",
 ]
 
 
