@@ -1,0 +1,313 @@
+"""The opendkim role with Postfix on its test host: mail From a listed domain, submitted on the
+host, is delivered with a DKIM signature that dkimpy accepts, the public key coming from the
+controller's copy of the key (through a test double of DNS); an altered message fails, mail
+From an unlisted domain or from a remote client carries no signature, the keys are readable by
+root and opendkim only, and a key openssl refuses changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+HOST = "chaton-test-opendkim"
+SCENARIO = Path(__file__).resolve().parents[1]
+ROOT = SCENARIO.parents[3]
+VARS = yaml.safe_load((SCENARIO / "fixtures" / "test.yml").read_text(encoding="utf-8"))
+# The key prepare.yml made on the controller, which the converge gave the role through
+# chaton_secrets: the tests derive the public key from this copy, not from the test host's.
+KEY_FILE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / Path(VARS["test_key_file"]).name
+MYHOSTNAME = f"{HOST}.{VARS['test_mydomain']}"
+MAILBOX_USER = VARS["test_mailbox_user"]
+MAILBOX = f"/var/mail/{MAILBOX_USER}"
+SIGNED = VARS["test_signed_domain"]
+EXTRA = VARS["test_extra_domain"]
+UNSIGNED = VARS["test_unsigned_domain"]
+SELECTOR = VARS["test_selector"]
+KEY_DIR = "/etc/opendkim/keys"
+# The body of the vault value refuse_bad_key.yml gives the role.
+BAD_KEY_BODY = "Y2hhdG9uLXRlc3Qtbm90LWEta2V5LWJ1dC1pdC1sb29rcy1saWtlLW9uZQ=="
+WAIT = 30  # seconds a message may take to arrive
+
+# Run in the test host with Debian's python3-dkim (dkimpy): finds the message holding a token in
+# the mailbox, and says what its DKIM-Signature holds and whether dkimpy verifies it, as
+# delivered, with its body altered, and with a second From: added above the first.
+VERIFY = '''
+import json, mailbox, sys
+import dkim
+from dkim.util import parse_tag_value
+
+mailbox_path, token, record_name, record = sys.argv[1:5]
+queries = []
+
+
+def fake_dns_txt(name, timeout=5):
+    """Test double of DNS: answers the TXT query of one DKIM record (the test derived it from
+    the controller's copy of the key), and nothing else."""
+    queries.append(name.decode())
+    return record.encode() if name.decode() == record_name else None
+
+
+box = mailbox.mbox(mailbox_path)
+found = [key for key in box.keys() if token.encode() in box.get_bytes(key)]
+if len(found) != 1:
+    print(json.dumps({"found": len(found)}))
+    sys.exit(0)
+message = box.get_bytes(found[0])
+headers = box.get_message(found[0])
+head, _, body = message.partition(b"\\n\\n")
+signatures = [
+    {k.decode(): v.decode() for k, v in parse_tag_value(value.encode()).items()}
+    for value in headers.get_all("DKIM-Signature", [])
+]
+print(json.dumps({
+    "found": 1,
+    "from": headers.get("From"),
+    "signatures": signatures,
+    "verified": dkim.verify(message, dnsfunc=fake_dns_txt),
+    "body_altered": dkim.verify(
+        head + b"\\n\\n" + body.replace(b"The body", b"The bodY"), dnsfunc=fake_dns_txt
+    ),
+    "from_added": dkim.verify(
+        b"From: someone-else@attacker.example\\n" + message, dnsfunc=fake_dns_txt
+    ),
+    "queries": queries,
+}))
+'''
+
+# An SMTP session with postfix on 127.0.0.1:25, From: and envelope sender argv[2], to argv[3].
+# With --remote, the client first says through XCLIENT (allowed from loopback in this scenario)
+# that it is 192.0.2.10, a host outside the ones whose mail is signed.
+SMTP_SESSION = """
+import smtplib, sys
+remote, sender, recipient, token = sys.argv[1] == "--remote", sys.argv[2], sys.argv[3], sys.argv[4]
+smtp = smtplib.SMTP("127.0.0.1", 25, local_hostname="client.example.net", timeout=20)
+smtp.ehlo()
+if remote:
+    assert smtp.docmd("XCLIENT", "ADDR=192.0.2.10 NAME=client.example.net")[0] == 220
+    smtp.ehlo()
+headers = f"From: {sender}\\r\\nTo: {recipient}\\r\\nSubject: test {token}\\r\\n"
+message = f"{headers}\\r\\nThe body of {token}.\\r\\n"
+smtp.sendmail(sender, [recipient], message)
+smtp.quit()
+"""
+
+
+def public_key_record(key_file: Path) -> str:
+    """The DKIM record of a key, its public half derived with openssl on the controller."""
+    der = subprocess.run(
+        ["openssl", "pkey", "-in", str(key_file), "-pubout", "-outform", "DER"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+
+
+RECORD = public_key_record(KEY_FILE)
+
+
+def record_name(domain: str) -> str:
+    return f"{SELECTOR}._domainkey.{domain}."
+
+
+def send(host, sender: str) -> str:
+    """Submit a message From: sender to the local mailbox with sendmail; return its token."""
+    token = f"chaton-test-{uuid.uuid4().hex}"
+    message = f"From: {sender}\nTo: {MAILBOX_USER}\nSubject: test {token}\n\nThe body of {token}.\n"
+    result = host.run(
+        f"printf %s {shlex.quote(message)} | /usr/sbin/sendmail -i -f {shlex.quote(sender)} "
+        f"{MAILBOX_USER}"
+    )
+    assert result.rc == 0, result.stderr
+    return token
+
+
+def send_smtp(host, sender: str, remote: bool = False) -> str:
+    token = f"chaton-test-{uuid.uuid4().hex}"
+    flag = "--remote" if remote else "--local"
+    result = host.run(
+        f"python3 -c {shlex.quote(SMTP_SESSION)} {flag} {shlex.quote(sender)} "
+        f"{MAILBOX_USER}@{MYHOSTNAME} {token}"
+    )
+    assert result.rc == 0, result.stderr
+    return token
+
+
+def delivered(host, token: str, domain: str = SIGNED, record: str = RECORD) -> dict[str, Any]:
+    """Wait for the message holding token in the mailbox; what VERIFY says of it."""
+    deadline = time.monotonic() + WAIT
+    while host.run(f"grep -qF {token} {MAILBOX}").rc != 0:
+        if time.monotonic() > deadline:
+            journal = host.run("journalctl --no-pager -n 30 -o cat").stdout
+            pytest.fail(f"{token} was not delivered within {WAIT} s:\n{journal}")
+        time.sleep(0.5)
+    result = host.run(
+        f"python3 -c {shlex.quote(VERIFY)} {MAILBOX} {token} "
+        f"{shlex.quote(record_name(domain))} {shlex.quote(record)}"
+    )
+    assert result.rc == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert report["found"] == 1, report
+    return report
+
+
+def test_opendkim_runs_and_listens_on_loopback_only(host):
+    assert host.service("opendkim").is_running
+    assert host.service("opendkim").is_enabled
+    listening = host.check_output("ss -Hltn 'sport = :8891'").splitlines()
+    assert {line.split()[3].rsplit(":", 1)[0] for line in listening} == {"127.0.0.1"}
+
+
+def test_configuration_passes_opendkim_check(host):
+    check = host.run("opendkim -n -x /etc/opendkim.conf")
+    assert check.rc == 0, check.stderr
+    conf = host.file("/etc/opendkim.conf").content_string
+    for line in [
+        "Mode                    s",
+        "Canonicalization        relaxed/simple",
+        "OversignHeaders         From",
+        "Socket                  inet:8891@127.0.0.1",
+    ]:
+        assert line in conf.splitlines(), line
+    signing = host.file("/etc/opendkim/SigningTable").content_string.splitlines()
+    assert f"*@{SIGNED} {SELECTOR}._domainkey.{SIGNED}" in signing
+    assert f"*@{EXTRA} {SELECTOR}._domainkey.{EXTRA}" in signing
+    keys = host.file("/etc/opendkim/KeyTable").content_string.splitlines()
+    assert (
+        f"{SELECTOR}._domainkey.{SIGNED} {SIGNED}:{SELECTOR}:"
+        f"{KEY_DIR}/{SELECTOR}._domainkey.{SIGNED}.private"
+    ) in keys
+
+
+def test_postfix_sends_all_mail_through_the_milter(host):
+    assert host.check_output("postconf -h smtpd_milters") == "inet:127.0.0.1:8891"
+    assert host.check_output("postconf -h non_smtpd_milters") == "$smtpd_milters"
+
+
+def test_keys_are_readable_by_root_and_opendkim_only(host):
+    folder = host.file(KEY_DIR)
+    assert (folder.user, folder.group, folder.mode) == ("root", "opendkim", 0o750)
+    files = sorted(host.check_output(f"ls -A {KEY_DIR}").split())
+    assert files == sorted(f"{SELECTOR}._domainkey.{d}.private" for d in [SIGNED, EXTRA])
+    for name in files:
+        key = host.file(f"{KEY_DIR}/{name}")
+        assert (key.user, key.group, key.mode) == ("root", "opendkim", 0o640), name
+        assert key.mode & 0o007 == 0, name
+        # The key the controller made, not another one.
+        public = host.check_output(
+            f"openssl pkey -in {KEY_DIR}/{name} -pubout -outform DER | base64 -w0"
+        )
+        assert RECORD.endswith(f"p={public}"), name
+    # Another user cannot read them.
+    assert host.run(f"runuser -u nobody -- cat {KEY_DIR}/{files[0]}").rc != 0
+    assert host.run(f"runuser -u opendkim -- cat {KEY_DIR}/{files[0]}").rc == 0
+
+
+def test_the_key_of_a_domain_no_longer_listed_is_removed(host):
+    assert not host.file(VARS["test_stale_key"]).exists
+
+
+def test_mail_from_a_signed_domain_verifies(host):
+    report = delivered(host, send(host, f"someone@{SIGNED}"))
+    assert len(report["signatures"]) == 1, report
+    signature = report["signatures"][0]
+    assert signature["d"] == SIGNED
+    assert signature["s"] == SELECTOR
+    assert signature["a"] == "rsa-sha256"
+    assert signature["c"] == "relaxed/simple"
+    # From is signed, and oversigned (named once more than there are From: fields).
+    assert [h.strip().lower() for h in signature["h"].split(":")].count("from") == 2
+    assert report["verified"] is True
+    assert report["queries"][0] == record_name(SIGNED)
+
+
+def test_the_verification_can_fail(host):
+    token = send(host, f"someone@{SIGNED}")
+    report = delivered(host, token)
+    assert report["verified"] is True
+    assert report["body_altered"] is False
+    assert report["from_added"] is False
+    # The same message against the record of another key (made here, on the controller).
+    other_key = KEY_FILE.with_name("chaton-test-other-key.pem")
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-out", str(other_key)],
+        capture_output=True,
+        check=True,
+    )
+    try:
+        other_record = public_key_record(other_key)
+    finally:
+        other_key.unlink(missing_ok=True)
+    assert other_record != RECORD
+    assert delivered(host, token, record=other_record)["verified"] is False
+
+
+def test_mail_over_smtp_from_this_host_and_the_extra_domain_is_signed(host):
+    report = delivered(host, send_smtp(host, f"news@{EXTRA}"), domain=EXTRA)
+    assert [s["d"] for s in report["signatures"]] == [EXTRA]
+    assert report["verified"] is True
+    assert report["queries"][0] == record_name(EXTRA)
+
+
+def test_mail_from_an_unlisted_domain_is_not_signed(host):
+    report = delivered(host, send(host, f"someone@{UNSIGNED}"))
+    assert report["signatures"] == []
+    assert report["queries"] == []
+
+
+def test_mail_from_a_remote_client_is_not_signed(host):
+    """A client from elsewhere writing From: the signed domain gets no signature of ours."""
+    report = delivered(host, send_smtp(host, f"someone@{SIGNED}", remote=True))
+    assert report["signatures"] == []
+
+
+def _opendkim_pid(host) -> str:
+    return host.check_output("systemctl show -p MainPID --value opendkim.service")
+
+
+def test_a_key_openssl_refuses_changes_nothing(host):
+    """Runs last: the role applied with a vault value that only looks like a PEM key."""
+    key = f"{KEY_DIR}/{SELECTOR}._domainkey.{SIGNED}.private"
+    before = host.file(key).sha256sum
+    pid = _opendkim_pid(host)
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    playbook = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            f"{HOST},",
+            "-c",
+            "podman",  # the name Mitogen knows: much faster than the FQCN
+            str(SCENARIO / "refuse_bad_key.yml"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    output = playbook.stdout + playbook.stderr
+    assert playbook.returncode == 0, output[-3000:]
+    assert "rescued=1" in playbook.stdout, playbook.stdout[-3000:]
+    assert BAD_KEY_BODY not in output
+    assert host.file(key).sha256sum == before
+    assert _opendkim_pid(host) == pid
+    # No candidate left beside the keys.
+    assert sorted(host.check_output(f"ls -A {KEY_DIR}").split()) == sorted(
+        f"{SELECTOR}._domainkey.{d}.private" for d in [SIGNED, EXTRA]
+    )
+    report = delivered(host, send(host, f"someone@{SIGNED}"))
+    assert report["verified"] is True
