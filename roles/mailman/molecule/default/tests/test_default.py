@@ -1,12 +1,18 @@
 """Verify the mailman role: the REST API holds exactly the converge's domains, lists and owners;
-a message posted to a list reaches a member's local mailbox through Postfix and Mailman, and
-HyperKitty archives it; each structure's owners own their lists only; nginx serves the web
-interface."""
+a message posted to a list reaches a member's local mailbox through Postfix and Mailman, From:
+the list and DKIM-signed by the list domain (OpenDKIM), and HyperKitty archives it; each
+structure's owners own their lists only; nginx serves the web interface."""
 
+import base64
 import json
+import os
 import re
 import shlex
+import subprocess
 import time
+from email.header import decode_header, make_header
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
 
 REST = "http://127.0.0.1:8001/3.1"
 REST_AUTH = "restadmin:test-mailman-rest-password-8901"
@@ -14,6 +20,54 @@ MEMBER = "camille"
 MYHOSTNAME = "chaton-test-mailman.mailman.test"
 ALPHA_LIST = "membres@lists.alpha.example"
 BETA_LIST = "annonces@lists.beta.example"
+# Alpha's list domain signs with the key prepare.yml made on the controller (the tests derive
+# its public half from that copy, not from the test host's).
+DKIM_DOMAIN = "lists.alpha.example"
+DKIM_SELECTOR = "chaton"
+DKIM_KEY_FILE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "dkim-lists.alpha.example.pem"
+# Run in the test host with Debian's python3-dkim (dkimpy): finds the message holding a subject
+# in a mailbox, and says what its From:, Reply-To: and DKIM-Signature hold, and whether dkimpy
+# verifies it as delivered and with its body altered.
+DKIM_VERIFY = """
+import json, mailbox, sys
+import dkim
+from dkim.util import parse_tag_value
+
+mailbox_path, subject, record_name, record = sys.argv[1:5]
+queries = []
+
+
+def fake_dns_txt(name, timeout=5):
+    \"\"\"Test double of DNS: answers the TXT query of one DKIM record (the test derived it from
+    the controller's copy of the key), and nothing else.\"\"\"
+    queries.append(name.decode())
+    return record.encode() if name.decode() == record_name else None
+
+
+box = mailbox.mbox(mailbox_path)
+found = [key for key in box.keys() if subject.encode() in box.get_bytes(key)]
+if len(found) != 1:
+    print(json.dumps({"found": len(found)}))
+    sys.exit(0)
+message = box.get_bytes(found[0])
+headers = box.get_message(found[0])
+head, _, body = message.partition(b"\\n\\n")
+print(json.dumps({
+    "found": 1,
+    "from": str(headers.get("From")),
+    "reply_to": str(headers.get("Reply-To", "")),
+    "cc": str(headers.get("Cc", "")),
+    "signatures": [
+        {k.decode(): v.decode() for k, v in parse_tag_value(value.encode()).items()}
+        for value in headers.get_all("DKIM-Signature", [])
+    ],
+    "verified": dkim.verify(message, dnsfunc=fake_dns_txt),
+    "body_altered": dkim.verify(
+        head + b"\\n\\n" + body.replace(b"Bonjour", b"Bonsoir"), dnsfunc=fake_dns_txt
+    ),
+    "queries": queries,
+}))
+"""
 # The subjects HyperKitty has archived, from its database.
 ARCHIVED_SUBJECTS = (
     "runuser -u postgres -- psql -d mailman3web -tA -c 'SELECT subject FROM hyperkitty_email'"
@@ -37,6 +91,16 @@ def wait_for(host, command, seconds=60):
         if result.rc == 0 or time.monotonic() > deadline:
             return result
         time.sleep(2)
+
+
+def dkim_record() -> str:
+    """The list domain's DKIM record, its public key derived with openssl on the controller."""
+    der = subprocess.run(
+        ["openssl", "pkey", "-in", str(DKIM_KEY_FILE), "-pubout", "-outform", "DER"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
 def test_services_listen_on_loopback_only(host):
@@ -84,6 +148,10 @@ def test_list_settings_follow_the_variables_and_defaults(host):
     assert beta["description"] == ""
     assert beta["subscription_policy"] == "moderate"
     assert beta["archive_policy"] == "public"
+    # Every list rewrites the posts' From: to its own address (mailman_dmarc_munge_from_enabled).
+    for settings in [alpha, beta]:
+        assert settings["dmarc_mitigate_action"] == "munge_from"
+        assert settings["dmarc_mitigate_unconditionally"] is True
 
 
 def test_owner_b_has_no_role_on_alpha(host):
@@ -123,7 +191,8 @@ def test_a_post_reaches_a_member_and_the_archive(host):
     script = (
         "import smtplib\nfrom email.message import EmailMessage\n"
         "m = EmailMessage()\n"
-        f"m['From'] = {member!r}\nm['To'] = {ALPHA_LIST!r}\nm['Subject'] = {subject!r}\n"
+        f"m['From'] = {'Camille <' + member + '>'!r}\nm['To'] = {ALPHA_LIST!r}\n"
+        f"m['Subject'] = {subject!r}\n"
         "m.set_content('Bonjour la liste.')\n"
         "with smtplib.SMTP('127.0.0.1', 25, timeout=30) as s:\n    s.send_message(m)\n"
     )
@@ -133,6 +202,25 @@ def test_a_post_reaches_a_member_and_the_archive(host):
     assert delivered.rc == 0, host.run("tail -n 30 /var/log/mailman3/mailman.log").stdout
     mailbox = host.file(f"/var/mail/{MEMBER}").content_string
     assert "List-Id: Les membres d'Alpha <membres.lists.alpha.example>" in mailbox
+    # From: the list (the poster in Reply-To:), signed by the list domain: dkimpy verifies the
+    # signature, the DNS answered by a test double with the record of the controller's key.
+    record_name = f"{DKIM_SELECTOR}._domainkey.{DKIM_DOMAIN}."
+    checked = host.run(
+        f"python3 -c {shlex.quote(DKIM_VERIFY)} /var/mail/{MEMBER} {shlex.quote(subject)} "
+        f"{shlex.quote(record_name)} {shlex.quote(dkim_record())}"
+    )
+    assert checked.rc == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["found"] == 1, report
+    display_name, address = parseaddr(report["from"])
+    assert address == ALPHA_LIST, report["from"]
+    assert "Camille" in str(make_header(decode_header(display_name))), report["from"]
+    poster = [a for _, a in getaddresses([report["reply_to"], report["cc"]])]
+    assert member in poster, report
+    assert [(s["d"], s["s"]) for s in report["signatures"]] == [(DKIM_DOMAIN, DKIM_SELECTOR)]
+    assert report["verified"] is True, report
+    assert report["queries"][0] == record_name
+    assert report["body_altered"] is False
     archived = wait_for(
         host,
         f"{ARCHIVED_SUBJECTS} | grep -F {shlex.quote(subject)}",
