@@ -52,6 +52,8 @@ HOMES = {
     "mastodon": "/srv/mastodon",
     "website": "/srv/www",
 }
+# The read-only Nextcloud release trees, one per version, shared by the instances.
+NEXTCLOUD_RELEASES = "/opt/nextcloud/releases"
 # The host name of each service under the structure's main domain.
 SUBDOMAINS = {"nextcloud": "cloud", "mastodon": "social", "lists": "lists"}
 
@@ -216,6 +218,8 @@ def _nextcloud(server: _Server, structure: Structure, secrets: _Secrets) -> None
             "structure_name": structure.name,
             "enabled": enabled,
             "domain": domain,
+            # More names it answers to (trusted_domains): the demo's local name.
+            "aliases": [],
             "user": user,
             "home": f"{HOMES['nextcloud']}/{slug}",
             "max_accounts": service.accounts,
@@ -224,22 +228,41 @@ def _nextcloud(server: _Server, structure: Structure, secrets: _Secrets) -> None
             "database": database,
             "redis": user,
             "php_fpm_pool": user,
+            "users": [
+                {
+                    "id": account.id,
+                    "name": account.name,
+                    "email": account.email,
+                    "groups": list(account.groups),
+                    "quota": None if account.quota_gb is None else f"{account.quota_gb} GB",
+                }
+                for account in service.users
+            ],
+            "groups": list(service.groups),
+            "apps": list(service.apps),
             "secrets": refs,
         },
     )
     server.add("postgresql_databases", _database(database, instance_id, refs["db_password"]))
     server.add("redis_instances", _redis(user, user, instance_id, refs["redis_password"]))
+    home = f"{HOMES['nextcloud']}/{slug}"
+    socket = f"/run/php/{user}.sock"
     server.add(
         "php_fpm_pools",
         {
             "name": user,
             "user": user,
             "instance": instance_id,
-            "home": f"{HOMES['nextcloud']}/{slug}",
-            "listen": f"/run/php/{user}.sock",
+            "home": home,
+            "listen": socket,
+            # The instance's code is a shared release; its configuration is its own.
+            "extra_paths": [NEXTCLOUD_RELEASES],
+            "env": {"NEXTCLOUD_CONFIG_DIR": f"{home}/config/"},
         },
     )
-    server.add("nginx_vhosts", _vhost("nextcloud", slug, slug, [domain], enabled))
+    vhost = _vhost("nextcloud", slug, slug, [domain], enabled)
+    vhost["upstream"] = f"unix:{socket}"
+    server.add("nginx_vhosts", vhost)
 
 
 def _mastodon(
@@ -427,6 +450,8 @@ def _add_local_names(servers: Mapping[str, _Server], suffix: str) -> None:
         for vhost in server.lists["nginx_vhosts"]:
             names = list(vhost["server_names"])
             vhost["server_names"] = [*names, *(f"{name}.{suffix}" for name in names)]
+        for instance in server.lists["nextcloud_instances"]:
+            instance["aliases"] = [f"{instance['domain']}.{suffix}"]
 
 
 def render(inventory: Inventory, plan: Plan, *, local_suffix: str | None = None) -> Rendered:

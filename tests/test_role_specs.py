@@ -53,7 +53,8 @@ def test_secret_options_are_no_log(role: Path) -> None:
 def test_templates_start_with_ansible_managed(role: Path) -> None:
     for template in (role / "templates").rglob("*.j2"):
         lines = template.read_text(encoding="utf-8").splitlines()
-        first = lines[1] if lines[0].startswith("#!") else lines[0]  # after an interpreter line
+        # after an interpreter line, or the opening tag of a PHP file
+        first = lines[1] if lines[0].startswith(("#!", "<?php")) else lines[0]
         assert first.startswith("{{ ansible_managed | comment"), template
 
 

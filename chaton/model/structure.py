@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictStr, field_validator
+from pydantic import Field, StrictStr, field_validator, model_validator
 
 from chaton.model.collective import FrozenModel
 from chaton.model.types import (
+    AccountName,
+    AppId,
     Domain,
     Email,
     FreeText,
@@ -19,6 +21,7 @@ from chaton.model.types import (
     Identifier,
     PositiveInt,
     check_https_url,
+    fail,
 )
 
 
@@ -28,9 +31,48 @@ class Contact(FrozenModel):
     role: FreeText | None = None
 
 
+class NextcloudAccount(FrozenModel):
+    """An account created on the structure's Nextcloud (never deleted by a deploy)."""
+
+    id: AccountName
+    name: FreeText
+    # Where the welcome mail goes: its link lets the person choose a password.
+    email: Email | None = None
+    groups: tuple[AccountName, ...] = ()
+    # Its own quota instead of the instance's default share.
+    quota_gb: PositiveInt | None = None
+
+
 class NextcloudService(FrozenModel):
+    # Accounts the structure pays for (sizing, costs), and its storage.
     accounts: PositiveInt
     storage_gb: PositiveInt
+    # Accounts created at deploy, at most `accounts`; groups created; apps enabled (shipped with
+    # the release: servers never download from the app store).
+    users: tuple[NextcloudAccount, ...] = ()
+    groups: tuple[AccountName, ...] = ()
+    apps: tuple[AppId, ...] = ()
+
+    @model_validator(mode="after")
+    def _accounts_fit(self) -> NextcloudService:
+        ids = [user.id for user in self.users]
+        for index, login in enumerate(ids):
+            if login in ids[:index]:
+                raise fail("the login {login} is used twice", login=login)
+        if len(ids) > self.accounts:
+            raise fail(
+                "{count} users for {accounts} accounts: raise accounts or remove users",
+                count=len(ids),
+                accounts=self.accounts,
+            )
+        quotas = sum(user.quota_gb or 0 for user in self.users)
+        if quotas > self.storage_gb:
+            raise fail(
+                "the users' own quotas add up to {total} GB, more than storage_gb ({storage})",
+                total=quotas,
+                storage=self.storage_gb,
+            )
+        return self
 
 
 class MastodonService(FrozenModel):
@@ -83,6 +125,7 @@ __all__ = [
     "Contact",
     "MailingList",
     "MastodonService",
+    "NextcloudAccount",
     "NextcloudService",
     "Services",
     "Structure",

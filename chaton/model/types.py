@@ -59,6 +59,35 @@ def check_identifier(value: str) -> str:
 
 Identifier = Annotated[StrictStr, AfterValidator(check_identifier)]
 
+# A Nextcloud login or group, and an app's id: they are occ arguments, so a safe subset of what
+# Nextcloud accepts (no spaces, no quotes, never starting with "-").
+ACCOUNT_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+APP_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
+
+
+def check_account_name(value: str) -> str:
+    if ACCOUNT_RE.fullmatch(value) is None:
+        raise fail(
+            "{value} is not a valid login or group name: 1 to 64 characters, lowercase letters "
+            "a-z, digits, dots, hyphens and underscores, starting with a letter or a digit",
+            value=show(value),
+        )
+    return value
+
+
+def check_app_id(value: str) -> str:
+    if APP_RE.fullmatch(value) is None:
+        raise fail(
+            "{value} is not a valid app id: 2 to 64 characters, lowercase letters a-z, digits "
+            "and underscores, starting with a letter (as in the app's appinfo/info.xml)",
+            value=show(value),
+        )
+    return value
+
+
+AccountName = Annotated[StrictStr, AfterValidator(check_account_name)]
+AppId = Annotated[StrictStr, AfterValidator(check_app_id)]
+
 # ---------------------------------------------------------------------------------------------
 # Free text (names, labels): anything printable on one line, including strings that look like
 # Jinja or YAML. Those are written tagged !unsafe when rendered, never interpreted.

@@ -99,7 +99,7 @@ def test_every_variable_is_an_unsafe_collection_and_every_string_quoted() -> Non
         if line.startswith(("#", "---")) or line.endswith(":") or ": !unsafe" in line:
             continue
         value = line.split(": ", 1)[1] if ": " in line else line.strip().removeprefix("- ")
-        assert value[0] == "'" or value in ("true", "false", "null") or value.isdigit(), line
+        assert value[0] == "'" or value in ("true", "false", "null", "[]") or value.isdigit(), line
 
 
 def _hostile_inventory() -> tuple[Any, Any]:
@@ -229,10 +229,16 @@ def test_local_suffix_adds_a_local_name_to_every_vhost() -> None:
     local = load_vars(
         render(inventory, plan, local_suffix="localhost").files["host_vars/fabrique-1.yml"]
     )
-    # Only the vhosts' names change.
-    assert {k: v for k, v in plain.items() if k != "nginx_vhosts"} == {
-        k: v for k, v in local.items() if k != "nginx_vhosts"
+    # Only the vhosts' names and the Nextclouds' trusted names change.
+    changed = ("nginx_vhosts", "nextcloud_instances")
+    assert {k: v for k, v in plain.items() if k not in changed} == {
+        k: v for k, v in local.items() if k not in changed
     }
+    for before, after in zip(
+        plain["nextcloud_instances"], local["nextcloud_instances"], strict=True
+    ):
+        assert before["aliases"] == []
+        assert after == before | {"aliases": [f"{before['domain']}.localhost"]}
     website = _by(local["nginx_vhosts"], "name", "website-velo-cite")
     assert website["server_names"] == [
         "velo-cite.fr",
