@@ -1,14 +1,18 @@
 """Checks of a deployed collective from the outside, as a visitor sees it.
 
-Today: every website vhost of the generated host_vars answers over HTTPS, on its server's address,
-with a certificate valid for its main name (against the given CAs) for more than
-`MIN_CERT_DAYS` days, and a page that names its structure. The other kinds are added with their
-roles.
+Every vhost of a checked kind in the generated host_vars answers over HTTPS, on its server's
+address, with status 200, a certificate valid for its main name (against the given CAs) for more
+than `MIN_CERT_DAYS` days, and content that is its own:
+- website: the home page names the structure;
+- nextcloud: status.php says installed, not in maintenance, no upgrade pending;
+- mailman: Postorius's list index names the structure's list domain.
+Mastodon's vhosts are added with its role.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import socket
 import ssl
@@ -23,7 +27,9 @@ from chaton.render import HOST_VARS
 from chaton.yamlio import load_vars
 
 MIN_CERT_DAYS = 14
-CHECKED_KINDS = ("website",)
+# The page each checked kind is asked for.
+CHECK_PATHS = {"website": "/", "nextcloud": "/status.php", "mailman": "/postorius/lists/"}
+CHECKED_KINDS = tuple(CHECK_PATHS)
 _BODY_LIMIT = 1_000_000
 
 
@@ -45,7 +51,8 @@ class Check:
     name: str
     status: int | None
     certificate_days: int | None
-    names_structure: bool
+    # The content is the vhost's own (see the module's docstring).
+    content_ok: bool
     problem: str | None
 
     @property
@@ -100,12 +107,36 @@ def names(page: str, structure_name: str) -> bool:
     return re.sub(r"\s+", " ", structure_name) in text
 
 
+def content_problem(kind: str, body: str, name: str, structure_name: str) -> str | None:
+    """What is wrong with the content a vhost of `kind` answered (None: it is its own)."""
+    if kind == "website":
+        return None if names(body, structure_name) else _("the page does not name the structure")
+    if kind == "nextcloud":
+        try:
+            status = json.loads(body)
+        except ValueError:
+            status = None
+        if not isinstance(status, dict):
+            return _("status.php did not answer Nextcloud's status")
+        if status.get("installed") is not True:
+            return _("Nextcloud is not installed")
+        if status.get("maintenance") is not False:
+            return _("Nextcloud is in maintenance mode")
+        if status.get("needsDbUpgrade") is not False:
+            return _("Nextcloud waits for its upgrade to finish (occ upgrade)")
+        return None
+    # mailman: the list index names the lists of the vhost's domain (list@domain).
+    return None if f"@{name}" in body else _("Postorius does not show this domain's lists")
+
+
 def check_server(
     server: str, host_vars: Mapping[str, Any], address: Address, ca: Path | None
 ) -> list[Check]:
     """Check every vhost of a CHECKED_KINDS kind of one server."""
     structure_names = {
-        site["structure"]: site["structure_name"] for site in host_vars.get("website_sites", [])
+        item["structure"]: item["structure_name"]
+        for variable in ("website_sites", "nextcloud_instances", "mailman_domains")
+        for item in host_vars.get(variable, [])
     }
     checks = []
     for vhost in host_vars.get("nginx_vhosts", []):
@@ -113,8 +144,10 @@ def check_server(
             continue
         name = vhost["server_names"][0]
         structure = vhost["structure"] or "shared"
-        answer = fetch(name, address, ca)
-        named = names(answer.body, structure_names.get(structure, structure))
+        answer = fetch(name, address, ca, path=CHECK_PATHS[vhost["kind"]])
+        content = content_problem(
+            vhost["kind"], answer.body, name, structure_names.get(structure, structure)
+        )
         problem = answer.error
         if problem is None and answer.status != 200:
             problem = _("HTTP status {status}", status=answer.status)
@@ -124,8 +157,8 @@ def check_server(
                 days=answer.certificate_days,
                 minimum=MIN_CERT_DAYS,
             )
-        elif problem is None and not named:
-            problem = _("the page does not name the structure")
+        elif problem is None:
+            problem = content
         checks.append(
             Check(
                 server,
@@ -134,7 +167,7 @@ def check_server(
                 name,
                 answer.status,
                 answer.certificate_days,
-                named,
+                answer.error is None and content is None,
                 problem,
             )
         )

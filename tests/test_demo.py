@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,13 @@ import pytest
 from support import ROOT
 from tls_double import https_server
 
-from chaton.commands.demo import container_hosts, demo_urls, https_status
+from chaton.commands import demo
+from chaton.commands.demo import (
+    container_hosts,
+    demo_urls,
+    https_status,
+    pinned_nextcloud_version,
+)
 from chaton.errors import BadInput
 from chaton.loader import load_inventory
 from chaton.placement import place
@@ -97,3 +104,23 @@ def test_https_status_of_a_closed_port_is_none(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert https_status(f"https://site.localhost:{port}/", tmp_path / "none.pem", timeout=2) is None
+
+
+def test_the_example_pins_a_nextcloud_version() -> None:
+    assert pinned_nextcloud_version(ROOT / "inventories" / "example") == "31.0.0"
+
+
+def test_without_the_real_release_the_demo_uses_the_test_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty control-node cache: the demo builds the test release of the pinned version into
+    its own cache (never the control node's), points the deploy at it, and says so."""
+    control_cache = tmp_path / "control"
+    monkeypatch.setenv("CHATON_ARTIFACTS_DIR", str(control_cache))
+    monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
+    env = demo.demo_artifacts(ROOT / "inventories" / "example")
+    assert env == {"CHATON_ARTIFACTS_DIR": str(tmp_path / "demo")}
+    manifest = json.loads((tmp_path / "demo/nextcloud/31.0.0/artifact.json").read_text())
+    assert manifest["test_release"] is True and manifest["version"] == "31.0.0"
+    assert not control_cache.exists()
+    assert "the demo runs the test suite's test release of Nextcloud" in capsys.readouterr().out

@@ -43,8 +43,63 @@ def test_a_good_site_passes(tmp_path: Path) -> None:
         (check,) = check_server("s1", host_vars(), Address("127.0.0.1", port), ca)
     assert check.ok, check.problem
     assert (check.structure, check.name, check.status) == ("alpha", "site.localhost", 200)
-    assert check.names_structure
+    assert check.content_ok
     assert check.certificate_days is not None and 89 <= check.certificate_days <= 90
+
+
+def nextcloud_vars() -> dict[str, Any]:
+    vhost = {"name": "nextcloud-alpha", "kind": "nextcloud", "instance": "alpha"}
+    return {
+        "nextcloud_instances": [{"structure": "alpha", "structure_name": NAME}],
+        "nginx_vhosts": [
+            {**vhost, "structure": "alpha", "server_names": ["cloud.localhost"], "enabled": True}
+        ],
+    }
+
+
+STATUS = '{"installed":true,"maintenance":false,"needsDbUpgrade":false,"versionstring":"31.0.0"}'
+
+
+@pytest.mark.parametrize(
+    ("page", "problem"),
+    [
+        (STATUS, None),
+        (STATUS.replace('"installed":true', '"installed":false'), "Nextcloud is not installed"),
+        (
+            STATUS.replace('"maintenance":false', '"maintenance":true'),
+            "Nextcloud is in maintenance mode",
+        ),
+        (
+            STATUS.replace('"needsDbUpgrade":false', '"needsDbUpgrade":true'),
+            "Nextcloud waits for its upgrade to finish (occ upgrade)",
+        ),
+        ("<html>Welcome</html>", "status.php did not answer Nextcloud's status"),
+    ],
+)
+def test_a_nextcloud_is_judged_by_its_status(tmp_path: Path, page: str, problem: str) -> None:
+    served = {"name": "cloud.localhost", "path": "/status.php"}
+    with https_server(tmp_path, page=page.encode(), **served) as (port, ca, _other):
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca)
+    assert (check.kind, check.name, check.status) == ("nextcloud", "cloud.localhost", 200)
+    assert check.problem == problem
+    assert check.content_ok is (problem is None)
+
+
+def test_a_lists_vhost_must_show_its_domains_lists(tmp_path: Path) -> None:
+    vhost = {"name": "mailman-alpha", "kind": "mailman", "instance": "alpha", "enabled": True}
+    variables = {
+        "mailman_domains": [{"structure": "alpha", "structure_name": NAME}],
+        "nginx_vhosts": [{**vhost, "structure": "alpha", "server_names": ["lists.a.localhost"]}],
+    }
+    served = {"name": "lists.a.localhost", "path": "/postorius/lists/"}
+    mine = b"<li>membres@lists.a.localhost</li>"
+    with https_server(tmp_path, page=mine, **served) as (port, ca, _other):
+        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca)
+    assert check.ok, check.problem
+    theirs = b"<li>membres@lists.b.localhost</li>"
+    with https_server(tmp_path, page=theirs, **served) as (port, ca, _other):
+        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca)
+    assert check.problem == "Postorius does not show this domain's lists"
 
 
 def test_a_page_of_someone_else_fails(tmp_path: Path) -> None:

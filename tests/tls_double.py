@@ -46,10 +46,16 @@ def _certificate(
 
 @contextlib.contextmanager
 def https_server(
-    folder: Path, *, name: str = "site.localhost", page: bytes = PAGE, days: int = 90
+    folder: Path,
+    *,
+    name: str = "site.localhost",
+    page: bytes = PAGE,
+    days: int = 90,
+    path: str = "/",
 ) -> Iterator[tuple[int, Path, Path]]:
-    """Serve `page` at https://`name`/ (404 elsewhere) on 127.0.0.1, with a certificate valid
-    for `days` days from a CA of its own. Yields (port, that CA's file, another CA's file)."""
+    """Serve `page` at https://`name``path` (404 elsewhere) on 127.0.0.1, with a certificate
+    valid for `days` days from a CA of its own. Yields (port, that CA's file, another CA's
+    file)."""
     ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     ca = _certificate("test CA", ca_key, ca_key, days=days + 30)
     other = _certificate("other CA", other_key, other_key)
@@ -66,7 +72,7 @@ def https_server(
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            found = self.path == "/"
+            found = self.path == path
             self.send_response(200 if found else 404)
             self.send_header("Content-Length", str(len(page) if found else 0))
             self.end_headers()

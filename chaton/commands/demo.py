@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaton import containers
+import yaml
+
+from chaton import artifacts, containers
 from chaton.commands.costs import print_written
 from chaton.commands.deploy import (
     add_run_options,
@@ -40,6 +43,10 @@ DEMO_CA = DEMO_DIR / "ca" / "ca.pem"
 # Every vhost of the demo also answers <name>.localhost, which browsers resolve to this machine.
 LOCAL_SUFFIX = "localhost"
 HTTPS_PORT = 8443
+# Where the demo keeps the test suite's test release of Nextcloud when the control node's
+# artifact cache has no verified real release (it cannot be downloaded everywhere).
+DEMO_ARTIFACTS = DEMO_DIR / "artifacts"
+TEST_RELEASE_BUILDER = PROJECT_ROOT / "tests" / "nextcloud_test_release" / "build.py"
 
 
 def register(subparsers: Any) -> None:
@@ -136,7 +143,8 @@ def _demo(args: argparse.Namespace) -> int:
                     port=ports[name],
                 )
             )
-    code = print_summary(deploy(args), as_json=args.json)
+    env = demo_artifacts(args.inventory)
+    code = print_summary(deploy(args, env), as_json=args.json)
     if code == 0:
         write_demo_costs(args.inventory)
         if not args.json:
@@ -148,6 +156,43 @@ def _demo(args: argparse.Namespace) -> int:
             print_table(checks)
             code = 0 if all(check.ok for check in checks) else 1
     return code
+
+
+def pinned_nextcloud_version(inventory: Path) -> str | None:
+    """The `nextcloud_version` the inventory's group_vars pin (None when none does)."""
+    for path in sorted((inventory / "group_vars").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and isinstance(data.get("nextcloud_version"), str):
+            return str(data["nextcloud_version"])
+    return None
+
+
+def demo_artifacts(inventory: Path) -> dict[str, str]:
+    """The environment that points the deploy at its artifact cache: the control node's when it
+    holds the pinned Nextcloud release, verified (`chaton artifacts fetch`); otherwise the
+    demo's own, where the test suite's test release of that version stands in for it, and the
+    demo says so."""
+    version = pinned_nextcloud_version(inventory)
+    if version is None or artifacts.check("nextcloud", version).ok:
+        return {}
+    folder = artifacts.artifact_folder(DEMO_ARTIFACTS, "nextcloud", version)
+    if not (folder / artifacts.MANIFEST).is_file():
+        spec = importlib.util.spec_from_file_location("test_release", TEST_RELEASE_BUILDER)
+        if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repo
+            raise BadInput(_("{path} is missing", path=str(TEST_RELEASE_BUILDER)))
+        builder = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(builder)
+        builder.build(version, DEMO_ARTIFACTS)
+    print(
+        _(
+            "Nextcloud {version} is not in the artifact cache (chaton artifacts fetch nextcloud "
+            "{version}): the demo runs the test suite's test release of Nextcloud instead, which "
+            "is not Nextcloud ({path}).",
+            version=version,
+            path=str(folder),
+        )
+    )
+    return {artifacts.CACHE_ENV: str(DEMO_ARTIFACTS)}
 
 
 def demo_urls(generated: Path, ports: dict[str, int]) -> dict[str, list[str]]:

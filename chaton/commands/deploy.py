@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,9 @@ def refuse_stale(root: Path, vault_password_file: Path | None = None) -> None:
         )
 
 
-def deploy(args: argparse.Namespace) -> RunResult:
+def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunResult:
+    """The site playbook on the inventory; `env`: more environment for Ansible (the demo's
+    artifact cache)."""
     inputs = deploy_inputs(args.inventory, getattr(args, "vault_password_file", None))
     return run_playbook(
         SITE,
@@ -129,6 +132,7 @@ def deploy(args: argparse.Namespace) -> RunResult:
         diff=args.check,
         accelerator=args.accelerator,
         extra_args=inputs.extra_args,
+        env=env,
     )
 
 
