@@ -7,13 +7,11 @@ the scenario's local CA, through its own NSS database: a page that loads is a ce
 chains to that CA and names the host.
 """
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 WHOLE_SITE = Path(os.environ["CHATON_WHOLE_SITE_DIR"])
 PORT = os.environ["CHATON_WHOLE_SITE_PORT"]
@@ -97,53 +95,6 @@ def test_screenshot_is_kept(trusting):
     # A PNG of some size (an error page would be a PNG too: the DOM check above is the proof).
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 5000
-
-
-def test_postorius_shows_a_structures_list(trusting):
-    """Vélo-Cité's list adherents (structures/velo-cite.yml), on its own lists domain."""
-    url = f"https://lists.velo-cite.fr:{PORT}/postorius/lists/adherents.lists.velo-cite.fr/"
-    page = chromium(trusting, "--dump-dom", url)
-    assert "adherents@lists.velo-cite.fr" in page
-    assert "Infos aux adhérentes et adhérents" in page
-
-
-def rendered_nextclouds():
-    """The Nextcloud instances `chaton render` placed on fabrique-1 (name, domain, user...)."""
-    host_vars = WHOLE_SITE / "example" / "generated" / "host_vars" / "fabrique-1.yml"
-    return yaml.safe_load(host_vars.read_text(encoding="utf-8").replace("!unsafe", ""))[
-        "nextcloud_instances"
-    ]
-
-
-def test_each_nextcloud_answers_as_its_own_instance(host):
-    """Over HTTPS through nginx, each structure's cloud.<domain> runs the test release of
-    Nextcloud with its own configuration, user and database."""
-    instances = rendered_nextclouds()
-    assert len(instances) == 4
-    for instance in instances:
-        domain = instance["domain"]
-        answer = host.run(
-            f"curl -sk --max-time 20 --resolve {domain}:443:127.0.0.1 "
-            f"'https://{domain}/index.php?format=json'"
-        )
-        assert answer.rc == 0, answer.stderr
-        page = json.loads(answer.stdout)
-        assert page["productname"] == "Nextcloud test release"
-        assert page["config_dir"] == f"{instance['home']}/config/"
-        assert page["unix_user"] == instance["user"]
-        assert page["db"]["current_database"] == instance["database"]
-        assert page["redis"]["ok"] is True
-
-
-def test_a_structures_nextcloud_accounts_are_created(host):
-    home = "/srv/nextcloud/velo-cite"
-    command = (
-        f"runuser -u nextcloud-velo-cite -- env NEXTCLOUD_CONFIG_DIR={home}/config/ "
-        f"php {home}/release/occ group:list --output=json"
-    )
-    groups = json.loads(host.check_output(command))
-    assert sorted(groups["bureau"]) == ["camille", "yanis"]
-    assert groups["atelier"] == ["yanis"] and groups["benevoles"] == []
 
 
 def test_http_redirects_to_https_and_unknown_names_get_nothing(host):
