@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from chaton.paths import CONTAINERS_CONF, PROJECT_ROOT
 
@@ -20,3 +23,26 @@ def tool_env(**extra: str) -> dict[str, str]:
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     env.update(extra)
     return env
+
+
+def run_group(
+    command: list[str], *, timeout: float, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run in a process group of its own, with text output captured: on timeout the
+    whole group is killed (molecule's ansible-playbook and its workers too, not molecule alone),
+    then TimeoutExpired is raised as subprocess.run does."""
+    with subprocess.Popen(
+        command,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

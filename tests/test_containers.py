@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from support import ROOT
+from support import ROOT, run_group
 
 from chaton import containers
 from chaton.errors import ChatonError
@@ -120,3 +122,21 @@ def test_ports_are_published_on_loopback_only() -> None:
     with pytest.raises(ChatonError, match=r"127\.0\.0\.1 only"):
         containers.start(host)
     assert not containers.exists(host.name)
+
+
+def test_a_timed_out_command_takes_its_children_along(tmp_path: Path) -> None:
+    """run_group (the molecule steps' runner): on timeout, the child the command started dies
+    too, not the command alone."""
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; wait"
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_group(["sh", "-c", script], timeout=2)
+    child = int(pid_file.read_text())
+    for _attempt in range(50):
+        if not Path(f"/proc/{child}").exists():
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{child}").exists()
+    # Without a timeout, its output comes back as subprocess.run's would.
+    done = run_group(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import ROOT, tool_env
+from support import ROOT, run_group, tool_env
 
 ROLES = sorted(p.parents[2].name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
 PROJECT_SCENARIOS = sorted(p.parent.name for p in ROOT.glob("molecule/*/molecule.yml"))
@@ -32,15 +32,8 @@ def molecule(
     else:
         cwd, scenario = ROOT / "roles" / role, []
     command = ["molecule", step, *scenario, *(["--", *ansible_args] if ansible_args else [])]
-    result = subprocess.run(
-        command,
-        cwd=cwd,
-        env=tool_env(**env),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1200,
-    )
+    # Its own process group: a step that outlives the timeout takes its ansible-playbook along.
+    result = run_group(command, cwd=cwd, env=tool_env(**env), timeout=1200)
     with log.open("a", encoding="utf-8") as stream:
         stream.write(f"\n===== molecule {step} (rc={result.returncode})\n")
         stream.write(result.stdout + result.stderr)
