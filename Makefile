@@ -13,7 +13,7 @@ ACCELERATOR ?= on
 # Tests run in this many pytest-xdist workers (two test hosts at once on a 2-core machine);
 # JOBS=0 runs them in one process.
 JOBS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal
+PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal --durations=30
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/.config/containers.conf

@@ -6,7 +6,7 @@ than `MIN_CERT_DAYS` days, and content that is its own:
 - website: the home page names the structure;
 - nextcloud: status.php says installed, not in maintenance, no upgrade pending;
 - mailman: Postorius's list index names the structure's list domain.
-`CHECKED_KINDS` are those the site serves today; Mastodon's vhosts are added with its role.
+Mastodon's vhosts are added with its role.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from chaton.render import HOST_VARS
 from chaton.yamlio import load_vars
 
 MIN_CERT_DAYS = 14
-# The page each kind is asked for.
+# The page each checked kind is asked for.
 CHECK_PATHS = {"website": "/", "nextcloud": "/status.php", "mailman": "/postorius/lists/"}
-# The kinds `chaton verify` checks: those the site playbook serves today (its Nextcloud and
-# mail plays are not in playbooks/site.yml yet).
-CHECKED_KINDS: tuple[str, ...] = ("website",)
+CHECKED_KINDS = tuple(CHECK_PATHS)
 _BODY_LIMIT = 1_000_000
 
 
@@ -132,13 +130,9 @@ def content_problem(kind: str, body: str, name: str, structure_name: str) -> str
 
 
 def check_server(
-    server: str,
-    host_vars: Mapping[str, Any],
-    address: Address,
-    ca: Path | None,
-    kinds: tuple[str, ...] = CHECKED_KINDS,
+    server: str, host_vars: Mapping[str, Any], address: Address, ca: Path | None
 ) -> list[Check]:
-    """Check every vhost of one server whose kind is among `kinds` (each of CHECK_PATHS)."""
+    """Check every vhost of a CHECKED_KINDS kind of one server."""
     structure_names = {
         item["structure"]: item["structure_name"]
         for variable in ("website_sites", "nextcloud_instances", "mailman_domains")
@@ -146,7 +140,7 @@ def check_server(
     }
     checks = []
     for vhost in host_vars.get("nginx_vhosts", []):
-        if vhost["kind"] not in kinds or not vhost["enabled"]:
+        if vhost["kind"] not in CHECKED_KINDS or not vhost["enabled"]:
             continue
         name = vhost["server_names"][0]
         structure = vhost["structure"] or "shared"

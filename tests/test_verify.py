@@ -79,9 +79,7 @@ STATUS = '{"installed":true,"maintenance":false,"needsDbUpgrade":false,"versions
 def test_a_nextcloud_is_judged_by_its_status(tmp_path: Path, page: str, problem: str) -> None:
     served = {"name": "cloud.localhost", "path": "/status.php"}
     with https_server(tmp_path, page=page.encode(), **served) as (port, ca, _other):
-        (check,) = check_server(
-            "s1", nextcloud_vars(), Address("127.0.0.1", port), ca, kinds=("nextcloud",)
-        )
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca)
     assert (check.kind, check.name, check.status) == ("nextcloud", "cloud.localhost", 200)
     assert check.problem == problem
     assert check.content_ok is (problem is None)
@@ -96,11 +94,11 @@ def test_a_lists_vhost_must_show_its_domains_lists(tmp_path: Path) -> None:
     served = {"name": "lists.a.localhost", "path": "/postorius/lists/"}
     mine = b"<li>membres@lists.a.localhost</li>"
     with https_server(tmp_path, page=mine, **served) as (port, ca, _other):
-        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca, ("mailman",))
+        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca)
     assert check.ok, check.problem
     theirs = b"<li>membres@lists.b.localhost</li>"
     with https_server(tmp_path, page=theirs, **served) as (port, ca, _other):
-        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca, ("mailman",))
+        (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca)
     assert check.problem == "Postorius does not show this domain's lists"
 
 

@@ -143,10 +143,7 @@ def _demo(args: argparse.Namespace) -> int:
                     port=ports[name],
                 )
             )
-    # The Nextcloud play needs a release in the artifact cache (not in the site yet: see
-    # playbooks/site.yml).
-    site = (PROJECT_ROOT / "playbooks" / "site.yml").read_text(encoding="utf-8")
-    env = demo_artifacts(args.inventory) if "import_playbook: nextcloud.yml" in site else {}
+    env = demo_artifacts(args.inventory)
     code = print_summary(deploy(args, env), as_json=args.json)
     if code == 0:
         write_demo_costs(args.inventory)

@@ -7,16 +7,37 @@ the scenario's local CA, through its own NSS database: a page that loads is a ce
 chains to that CA and names the host.
 """
 
+import json
 import os
+import shlex
 import subprocess
+import sys
+import time
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
+import yaml
+from scenario_tools import (
+    assert_list_post_signed_and_archived,
+    dkim_report,
+    mailman_rest,
+    postorius_login,
+    postorius_status,
+    wait_for,
+)
 
 WHOLE_SITE = Path(os.environ["CHATON_WHOLE_SITE_DIR"])
 PORT = os.environ["CHATON_WHOLE_SITE_PORT"]
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 ARTIFACTS = PROJECT / "runs" / "artifacts" / "whole-site"
+VAULT_PASSWORD_FILE = os.environ["ANSIBLE_VAULT_PASSWORD_FILE"]
+# Vélo-Cité's list (structures/velo-cite.yml), a local member of it, and the owner of
+# L'Épicerie's lists (structures/epicerie-coop.yml) with the test password of her Postorius account.
+LIST = "adherents@lists.velo-cite.fr"
+READER = "lecteur"
+OTHER_OWNER = "coordination@epicerie-coop.fr"
+OTHER_OWNER_PASSWORD = "test-epicerie-web-password-4821"  # noqa: S105
 
 # Two structures of inventories/example and what their page must name (by hand, from
 # structures/*.yml): the placeholder names the structure until its content arrives.
@@ -95,6 +116,135 @@ def test_screenshot_is_kept(trusting):
     # A PNG of some size (an error page would be a PNG too: the DOM check above is the proof).
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 5000
+
+
+def test_postorius_shows_a_structures_list(trusting):
+    """Vélo-Cité's list adherents (structures/velo-cite.yml), on its own lists domain."""
+    url = f"https://lists.velo-cite.fr:{PORT}/postorius/lists/adherents.lists.velo-cite.fr/"
+    page = chromium(trusting, "--dump-dom", url)
+    assert page.returncode == 0, page.stderr
+    assert "adherents@lists.velo-cite.fr" in page.stdout, page.stdout[:2000]
+    assert "Infos aux adhérentes et adhérents" in page.stdout
+
+
+def published_dkim_record(domain):
+    """(name, value) of the DKIM record `chaton dns` tells the structure to publish."""
+    printed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "chaton"),
+            "dns",
+            "--inventory",
+            str(WHOLE_SITE / "example"),
+            "--vault-password-file",
+            VAULT_PASSWORD_FILE,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (entry,) = [d for d in json.loads(printed.stdout) if d["domain"] == domain]
+    (record,) = [r for r in entry["records"] if "._domainkey." in r["name"]]
+    return record["name"], record["value"]
+
+
+def test_a_post_to_a_structures_list_reaches_its_member_signed_and_archived(host):
+    """Vélo-Cité's list, created from its structure file: a local member subscribed through the
+    REST API receives a post sent over SMTP, From: the list and with a DKIM signature dkimpy
+    verifies against the record `chaton dns` prints; HyperKitty archives it."""
+    # The test host's own name (the inventory's host and postfix_mydomain): mail to it stays here.
+    member = f"{READER}@{host.check_output('postconf -h myhostname')}"
+    assert host.run(f"id {READER} || useradd --create-home {READER}").rc == 0
+    roster = mailman_rest(host, f"/lists/{LIST}/roster/member").get("entries", [])
+    if member not in [m["email"] for m in roster]:
+        mailman_rest(
+            host,
+            "/members",
+            "POST",
+            {
+                "list_id": LIST.replace("@", "."),
+                "subscriber": member,
+                "pre_verified": True,
+                "pre_confirmed": True,
+                "pre_approved": True,
+            },
+        )
+    subject = f"Atelier du samedi {time.time_ns()}"
+    script = (
+        "import smtplib\nfrom email.message import EmailMessage\n"
+        f"m = EmailMessage()\nm['From'] = {member!r}\nm['To'] = {LIST!r}\n"
+        f"m['Subject'] = {subject!r}\nm.set_content('Bonjour, atelier samedi.')\n"
+        "with smtplib.SMTP('127.0.0.1', 25, timeout=30) as s:\n    s.send_message(m)\n"
+    )
+    sent = host.run(f"python3 -c {shlex.quote(script)}")
+    assert sent.rc == 0, sent.stderr
+    mailbox = f"/var/mail/{READER}"
+    delivered = wait_for(host, f"grep -qF {shlex.quote(subject)} {mailbox}", 90)
+    assert delivered.rc == 0, host.run("tail -n 30 /var/log/mailman3/mailman.log").stdout
+    name, value = published_dkim_record("lists.velo-cite.fr")
+    report = dkim_report(host, mailbox, subject, name, value, ("Bonjour", "Bonsoir"))
+    assert parseaddr(report["from"])[1] == LIST, report
+    assert_list_post_signed_and_archived(
+        host, report, "lists.velo-cite.fr", "chaton", name, subject
+    )
+
+
+def test_another_structures_owner_has_no_hand_on_velo_cites_lists(host):
+    """L'Épicerie's coordinator owns L'Épicerie's lists, none of Vélo-Cité's: in the REST API,
+    and in Postorius once logged in."""
+    for name in ("adherents", "atelier"):
+        for role in ("owner", "moderator"):
+            roster = mailman_rest(host, f"/lists/{name}.lists.velo-cite.fr/roster/{role}")
+            assert OTHER_OWNER not in [m["email"] for m in roster.get("entries", [])]
+    owners = mailman_rest(host, "/lists/cooperateurs.lists.epicerie-coop.fr/roster/owner")
+    assert [m["email"] for m in owners["entries"]] == [OTHER_OWNER]
+    # One Postorius serves every list domain: Vélo-Cité's list is asked for from hers.
+    site = "lists.epicerie-coop.fr"
+    jar = postorius_login(host, site, OTHER_OWNER, OTHER_OWNER_PASSWORD)
+    settings = "/postorius/lists/{}/settings/"
+    mine = postorius_status(host, jar, site, settings.format("cooperateurs.lists.epicerie-coop.fr"))
+    assert mine == "200"
+    theirs = postorius_status(host, jar, site, settings.format("adherents.lists.velo-cite.fr"))
+    assert theirs == "403"
+
+
+def rendered_nextclouds():
+    """The Nextcloud instances `chaton render` placed on fabrique-1 (name, domain, user...)."""
+    host_vars = WHOLE_SITE / "example" / "generated" / "host_vars" / "fabrique-1.yml"
+    return yaml.safe_load(host_vars.read_text(encoding="utf-8").replace("!unsafe", ""))[
+        "nextcloud_instances"
+    ]
+
+
+def test_each_nextcloud_answers_as_its_own_instance(host):
+    """Over HTTPS through nginx, each structure's cloud.<domain> runs the test release of
+    Nextcloud with its own configuration, user and database."""
+    instances = rendered_nextclouds()
+    assert len(instances) == 4
+    for instance in instances:
+        domain = instance["domain"]
+        answer = host.run(
+            f"curl -sk --max-time 20 --resolve {domain}:443:127.0.0.1 "
+            f"'https://{domain}/index.php?format=json'"
+        )
+        assert answer.rc == 0, answer.stderr
+        page = json.loads(answer.stdout)
+        assert page["productname"] == "Nextcloud test release"
+        assert page["config_dir"] == f"{instance['home']}/config/"
+        assert page["unix_user"] == instance["user"]
+        assert page["db"]["current_database"] == instance["database"]
+        assert page["redis"]["ok"] is True
+
+
+def test_a_structures_nextcloud_accounts_are_created(host):
+    home = "/srv/nextcloud/velo-cite"
+    command = (
+        f"runuser -u nextcloud-velo-cite -- env NEXTCLOUD_CONFIG_DIR={home}/config/ "
+        f"php {home}/release/occ group:list --output=json"
+    )
+    groups = json.loads(host.check_output(command))
+    assert sorted(groups["bureau"]) == ["camille", "yanis"]
+    assert groups["atelier"] == ["yanis"] and groups["benevoles"] == []
 
 
 def test_http_redirects_to_https_and_unknown_names_get_nothing(host):

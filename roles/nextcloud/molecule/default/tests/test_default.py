@@ -6,19 +6,17 @@ refusal and canary tests run the scenario's converge again with other versions, 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from scenario_tools import ansible_playbook
 
 HOST = "chaton-test-nextcloud"
 SCENARIO = Path(__file__).resolve().parents[1]
-ROOT = SCENARIO.parents[3]
 FIXTURES = yaml.safe_load((SCENARIO / "fixtures" / "test.yml").read_text(encoding="utf-8"))
 SECRETS: dict[str, str] = FIXTURES["chaton_secrets"]
 RELEASES = "/opt/nextcloud/releases"
@@ -73,19 +71,14 @@ def converge(*options: str, **extra_vars: Any) -> subprocess.CompletedProcess[st
     """The scenario's converge again, with extra variables (another version for an instance);
     `options`: more ansible-playbook options (--tags nextcloud: only this role's tasks, when the
     databases, caches and pools are already there)."""
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i", f"{HOST},", "-c", "podman",
-            "--extra-vars", json.dumps(extra_vars), *options,
-            str(SCENARIO / "converge.yml"),
-        ],
-        env=env, capture_output=True, text=True, check=False, timeout=900,
-    )  # fmt: skip
+    return ansible_playbook(
+        HOST,
+        SCENARIO / "converge.yml",
+        "--extra-vars",
+        json.dumps(extra_vars),
+        *options,
+        timeout=900,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from scenario_tools import ansible_playbook
 
 HOST = "chaton-test-nginx"
 SCENARIO = Path(__file__).resolve().parent.parent
-ROOT = SCENARIO.parents[3]
 SITES = "/etc/nginx/sites-available"
 ENABLED = "/etc/nginx/sites-enabled"
 TESTSSL_JSON = "/root/testssl.json"  # in the test host
@@ -182,25 +179,7 @@ def test_bad_vhost_is_refused_and_nothing_changes(host):
     """Runs last: the role applied with vhosts whose settings nginx refuses."""
     before = host.file(f"{SITES}/website-alpha.conf").sha256sum
     workers = _worker_pids(host)
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    playbook = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            f"{HOST},",
-            "-c",
-            "podman",  # the name Mitogen knows: much faster than the FQCN
-            str(SCENARIO / "bad_vhost.yml"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    playbook = ansible_playbook(HOST, SCENARIO / "bad_vhost.yml")
     assert playbook.returncode != 0, playbook.stdout[-3000:]
     assert "rescued=1" in playbook.stdout, playbook.stdout[-3000:]
     assert "nginx -t refused the new configuration" in playbook.stdout

@@ -6,12 +6,9 @@ root and opendkim only, and a key openssl refuses changes nothing."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shlex
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,10 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from scenario_tools import ansible_playbook, dkim_report, public_key_record
 
 HOST = "chaton-test-opendkim"
 SCENARIO = Path(__file__).resolve().parents[1]
-ROOT = SCENARIO.parents[3]
 VARS = yaml.safe_load((SCENARIO / "fixtures" / "test.yml").read_text(encoding="utf-8"))
 # The key prepare.yml made on the controller, which the converge gave the role through
 # chaton_secrets: the tests derive the public key from this copy, not from the test host's.
@@ -38,52 +35,6 @@ KEY_DIR = "/etc/opendkim/keys"
 # The body of the vault value refuse_bad_key.yml gives the role.
 BAD_KEY_BODY = "Y2hhdG9uLXRlc3Qtbm90LWEta2V5LWJ1dC1pdC1sb29rcy1saWtlLW9uZQ=="
 WAIT = 30  # seconds a message may take to arrive
-
-# Run in the test host with Debian's python3-dkim (dkimpy): finds the message holding a token in
-# the mailbox, and says what its DKIM-Signature holds and whether dkimpy verifies it, as
-# delivered, with its body altered, and with a second From: added above the first.
-VERIFY = '''
-import json, mailbox, sys
-import dkim
-from dkim.util import parse_tag_value
-
-mailbox_path, token, record_name, record = sys.argv[1:5]
-queries = []
-
-
-def fake_dns_txt(name, timeout=5):
-    """Test double of DNS: answers the TXT query of one DKIM record (the test derived it from
-    the controller's copy of the key), and nothing else."""
-    queries.append(name.decode())
-    return record.encode() if name.decode() == record_name else None
-
-
-box = mailbox.mbox(mailbox_path)
-found = [key for key in box.keys() if token.encode() in box.get_bytes(key)]
-if len(found) != 1:
-    print(json.dumps({"found": len(found)}))
-    sys.exit(0)
-message = box.get_bytes(found[0])
-headers = box.get_message(found[0])
-head, _, body = message.partition(b"\\n\\n")
-signatures = [
-    {k.decode(): v.decode() for k, v in parse_tag_value(value.encode()).items()}
-    for value in headers.get_all("DKIM-Signature", [])
-]
-print(json.dumps({
-    "found": 1,
-    "from": headers.get("From"),
-    "signatures": signatures,
-    "verified": dkim.verify(message, dnsfunc=fake_dns_txt),
-    "body_altered": dkim.verify(
-        head + b"\\n\\n" + body.replace(b"The body", b"The bodY"), dnsfunc=fake_dns_txt
-    ),
-    "from_added": dkim.verify(
-        b"From: someone-else@attacker.example\\n" + message, dnsfunc=fake_dns_txt
-    ),
-    "queries": queries,
-}))
-'''
 
 # An SMTP session with postfix on 127.0.0.1:25, From: and envelope sender argv[2], to argv[3].
 # With --remote, the client first says through XCLIENT (allowed from loopback in this scenario)
@@ -101,16 +52,6 @@ message = f"{headers}\\r\\nThe body of {token}.\\r\\n"
 smtp.sendmail(sender, [recipient], message)
 smtp.quit()
 """
-
-
-def public_key_record(key_file: Path) -> str:
-    """The DKIM record of a key, its public half derived with openssl on the controller."""
-    der = subprocess.run(
-        ["openssl", "pkey", "-in", str(key_file), "-pubout", "-outform", "DER"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
 RECORD = public_key_record(KEY_FILE)
@@ -144,19 +85,16 @@ def send_smtp(host, sender: str, remote: bool = False) -> str:
 
 
 def delivered(host, token: str, domain: str = SIGNED, record: str = RECORD) -> dict[str, Any]:
-    """Wait for the message holding token in the mailbox; what VERIFY says of it."""
+    """Wait for the message holding token in the mailbox; what dkim_verify.py says of it."""
     deadline = time.monotonic() + WAIT
     while host.run(f"grep -qF {token} {MAILBOX}").rc != 0:
         if time.monotonic() > deadline:
             journal = host.run("journalctl --no-pager -n 30 -o cat").stdout
             pytest.fail(f"{token} was not delivered within {WAIT} s:\n{journal}")
         time.sleep(0.5)
-    result = host.run(
-        f"python3 -c {shlex.quote(VERIFY)} {MAILBOX} {token} "
-        f"{shlex.quote(record_name(domain))} {shlex.quote(record)}"
+    report = dkim_report(
+        host, MAILBOX, token, record_name(domain), record, ("The body", "The bodY")
     )
-    assert result.rc == 0, result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
     assert report["found"] == 1, report
     return report
 
@@ -280,25 +218,7 @@ def test_a_key_openssl_refuses_changes_nothing(host):
     key = f"{KEY_DIR}/{SELECTOR}._domainkey.{SIGNED}.private"
     before = host.file(key).sha256sum
     pid = _opendkim_pid(host)
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    playbook = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            f"{HOST},",
-            "-c",
-            "podman",  # the name Mitogen knows: much faster than the FQCN
-            str(SCENARIO / "refuse_bad_key.yml"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    playbook = ansible_playbook(HOST, SCENARIO / "refuse_bad_key.yml")
     output = playbook.stdout + playbook.stderr
     assert playbook.returncode == 0, output[-3000:]
     assert "rescued=1" in playbook.stdout, playbook.stdout[-3000:]

@@ -5,10 +5,7 @@ changes nothing. Checked from inside the host."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,10 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
+from scenario_tools import ansible_playbook
 
 HOST = "chaton-test-postfix"
 SCENARIO = Path(__file__).resolve().parents[1]
-ROOT = SCENARIO.parents[3]
 VARS = yaml.safe_load((SCENARIO / "fixtures" / "mail.yml").read_text(encoding="utf-8"))
 MYHOSTNAME = f"{HOST}.{VARS['test_mydomain']}"
 MAILBOX_USER = VARS["test_mailbox_user"]
@@ -313,25 +310,7 @@ def test_the_role_refusing_main_cf_changes_nothing(host):
     master_pid = host.file("/var/spool/postfix/pid/master.pid").content_string.strip()
     reloads = _reloads(host)
     staging = _staging_folders(host)
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    playbook = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            f"{HOST},",
-            "-c",
-            "podman",  # the name Mitogen knows: much faster than the FQCN
-            str(SCENARIO / "refuse_bad_main_cf.yml"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    playbook = ansible_playbook(HOST, SCENARIO / "refuse_bad_main_cf.yml")
     output = playbook.stdout + playbook.stderr
     assert playbook.returncode == 0, output[-3000:]
     assert "rescued=1" in playbook.stdout, playbook.stdout[-3000:]

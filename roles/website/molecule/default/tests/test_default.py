@@ -2,9 +2,9 @@
 and the Hugo build from git that never breaks a published site."""
 
 import shlex
-import time
 
 import pytest
+from scenario_tools import wait_for
 
 KEY = "/root/.ssh/alpha_key"
 SSH_OPTIONS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
@@ -32,16 +32,6 @@ def sftp_with_password(host, user, password, commands):
         f"sftp -o PubkeyAuthentication=no -o PreferredAuthentications=password "
         f"{SSH_OPTIONS} {user}@127.0.0.1"
     )
-
-
-def wait_for(host, command, seconds=90):
-    """Run `command` until it succeeds, at most `seconds` (bounded: a background build)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = host.run(command)
-        if result.rc == 0 or time.monotonic() > deadline:
-            return result
-        time.sleep(2)
 
 
 @pytest.mark.parametrize("name", ["alpha", "beta", "gamma"])
@@ -133,7 +123,7 @@ def test_a_suspended_site_cannot_log_in(host):
 
 
 def test_git_site_is_built_by_hugo(host):
-    built = wait_for(host, "grep -q '<p>version' /srv/www/beta/public/index.html")
+    built = wait_for(host, "grep -q '<p>version' /srv/www/beta/public/index.html", 90)
     assert built.rc == 0, host.run("journalctl -u chaton-website-build-beta --no-pager").stdout
     page = host.file("/srv/www/beta/public/index.html")
     assert "<h1>Les Jardins de Beta</h1>" in page.content_string
@@ -158,9 +148,9 @@ rm -rf "$work"
 
 
 def test_a_new_commit_is_published_and_a_broken_one_is_not(host):
-    wait_for(host, "grep -q '<p>version' /srv/www/beta/public/index.html")
+    wait_for(host, "grep -q '<p>version' /srv/www/beta/public/index.html", 90)
     # Wait for the build the role started to end before starting one ourselves.
-    wait_for(host, "! systemctl is-active --quiet chaton-website-build-beta.service")
+    wait_for(host, "! systemctl is-active --quiet chaton-website-build-beta.service", 90)
     commit(host, "layouts/index.html", "<h1>{{ .Site.Title }}</h1><p>version 2</p>\n", "v2")
     host.run_expect([0], "systemctl start chaton-website-build-beta.service")
     assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
