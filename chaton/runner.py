@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import ansible_runner
 
+from chaton.attribution import StructureIndex, event_values
 from chaton.i18n import _
 from chaton.paths import CONTAINERS_CONF, PROJECT_ROOT
 
@@ -60,6 +61,8 @@ class RunResult:
     rc: int
     hosts: dict[str, HostStats]
     changed_tasks: list[tuple[str, str]] = field(default_factory=list)
+    # {host: {structure slug, or "" for the server's own pieces: changed tasks}}
+    structure_changes: dict[str, dict[str, int]] = field(default_factory=dict)
     failed_tasks: list[tuple[str, str, str]] = field(default_factory=list)
     run_dir: Path | None = None
     # The end of Ansible's output, kept when the run failed before any task could.
@@ -89,8 +92,14 @@ def hosts_from_stats(stats: Mapping[str, Mapping[str, int]] | None) -> dict[str,
 class Progress:
     """Live progress of a run: current play and task, and the counts so far."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    def __init__(
+        self, stream: TextIO = sys.stderr, indexes: Mapping[str, StructureIndex] | None = None
+    ) -> None:
         self.stream = stream
+        # Each host's instances, to tell whose a change is (chaton.attribution).
+        self.indexes = dict(indexes or {})
+        # (host, task, structure or "") of every change, a loop's items one by one.
+        self.changes: set[tuple[str, str, str]] = set()
         self.live = stream.isatty()
         self.play = ""
         self.task = ""
@@ -115,7 +124,14 @@ class Progress:
             self.counts["changed" if changed else "ok"] += 1
             if changed:
                 self.changed_tasks.append((host, str(data.get("task", self.task))))
+                result = data.get("res") or {}
+                if "results" not in result:  # a loop's items were counted one by one
+                    self._attribute(host, str(data.get("task", self.task)), result)
             self._status()
+        elif name == "runner_item_on_ok":
+            result = data.get("res") or {}
+            if result.get("changed"):
+                self._attribute(host, str(data.get("task", self.task)), result)
         elif name == "runner_on_failed" and not data.get("ignore_errors"):
             self.counts["failed"] += 1
             message = str((data.get("res") or {}).get("msg", ""))
@@ -129,6 +145,20 @@ class Progress:
             self.failed_tasks.append((host, str(data.get("task", self.task)), message))
             self._line(_("UNREACHABLE {host}: {message}", host=host, message=message))
         return True
+
+    def _attribute(self, host: str, task: str, result: Mapping[str, Any]) -> None:
+        index = self.indexes.get(host)
+        structure = index.structure_of(event_values(result)) if index else None
+        self.changes.add((host, task, structure or ""))
+
+    def structure_changes(self) -> dict[str, dict[str, int]]:
+        """{host: {structure or "": changed tasks}}: a task counts once per structure it
+        changed something for."""
+        table: dict[str, dict[str, int]] = {}
+        for host, _task, structure in sorted(self.changes):
+            row = table.setdefault(host, {})
+            row[structure] = row.get(structure, 0) + 1
+        return table
 
     def _status(self) -> None:
         if not self.live:
@@ -186,6 +216,7 @@ def run_playbook(
     env: Mapping[str, str] | None = None,
     fact_cache: Path = FACT_CACHE,
     extra_args: Sequence[str] = (),
+    indexes: Mapping[str, StructureIndex] | None = None,
 ) -> RunResult:
     """Run `playbook` against `inventory` and return what happened."""
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -198,7 +229,7 @@ def run_playbook(
         cmdline.append("--check")
     if diff:
         cmdline.append("--diff")
-    tracker = progress or Progress()
+    tracker = progress or Progress(indexes=indexes)
 
     def handle(event: dict[str, Any]) -> bool:
         tracker(event)
@@ -237,6 +268,7 @@ def run_playbook(
         rc=int(runner.rc if runner.rc is not None else 1),
         hosts=hosts_from_stats(runner.stats),
         changed_tasks=list(getattr(tracker, "changed_tasks", [])),
+        structure_changes=tracker.structure_changes() if isinstance(tracker, Progress) else {},
         failed_tasks=list(getattr(tracker, "failed_tasks", [])),
         run_dir=run_dir,
         output_tail=tail,

@@ -11,14 +11,16 @@ from typing import Any
 
 import yaml
 
+from chaton.attribution import StructureIndex
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
-from chaton.render import INVENTORY_FILE, recorded_local_suffix
+from chaton.render import HOST_VARS, INVENTORY_FILE, recorded_local_suffix
 from chaton.runner import RunResult, run_playbook
 from chaton.secrets import SECRETS_FILE, password_file, read_password
+from chaton.yamlio import load_vars
 
 SITE = PROJECT_ROOT / "playbooks" / "site.yml"
 
@@ -120,6 +122,16 @@ def refuse_stale(root: Path, vault_password_file: Path | None = None) -> None:
         )
 
 
+def structure_indexes(root: Path) -> dict[str, StructureIndex]:
+    """{server: whose each of its instances is}, from the rendered host_vars (none before a
+    render)."""
+    folder = generated_dir(root) / HOST_VARS
+    return {
+        path.stem: StructureIndex.from_host_vars(load_vars(path.read_text(encoding="utf-8")) or {})
+        for path in sorted(folder.glob("*.yml"))
+    }
+
+
 def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunResult:
     """The site playbook on the inventory; `env`: more environment for Ansible (the demo's
     artifact cache)."""
@@ -133,6 +145,7 @@ def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Ru
         accelerator=args.accelerator,
         extra_args=inputs.extra_args,
         env=env,
+        indexes=structure_indexes(args.inventory),
     )
 
 
@@ -146,6 +159,7 @@ def print_summary(result: RunResult, *, as_json: bool = False) -> int:
                     "status": result.status,
                     "hosts": {h: asdict(s) for h, s in result.hosts.items()},
                     "changed_tasks": result.changed_tasks,
+                    "changed_by_structure": result.structure_changes,
                     "failed_tasks": result.failed_tasks,
                     "run_dir": str(result.run_dir),
                 },
@@ -163,6 +177,7 @@ def print_summary(result: RunResult, *, as_json: bool = False) -> int:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     for host, task in result.changed_tasks:
         print(_("  changed on {host}: {task}", host=host, task=task))
+    print_structure_changes(result.structure_changes)
     for host, task, message in result.failed_tasks:
         print(_("  failed on {host}: {task}: {message}", host=host, task=task, message=message))
     if result.output_tail:
@@ -177,6 +192,22 @@ def print_summary(result: RunResult, *, as_json: bool = False) -> int:
         )
     )
     return code
+
+
+def print_structure_changes(table: Mapping[str, Mapping[str, int]]) -> None:
+    """What changed, per host and per structure ("(server)": its own, shared pieces)."""
+    if not any(table.values()):
+        return
+    print(_("Changed tasks per structure:"))
+    header = (_("host"), _("structure"), _("changed"))
+    rows = [header] + [
+        (host, structure or _("(server)"), str(count))
+        for host, row in sorted(table.items())
+        for structure, count in sorted(row.items())
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 def _deploy(args: argparse.Namespace) -> int:
