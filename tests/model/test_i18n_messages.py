@@ -92,9 +92,13 @@ def test_the_collector_finds_the_messages() -> None:
     assert len(TEMPLATES) > 80
 
 
+# Messages whose French is the English (checked by hand).
+SAME_IN_FRENCH = frozenset({"true/false", "structure"})
+
+
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_french_translation_exists_with_the_same_placeholders(template: str) -> None:
     french = _catalogue("fr").get(template)
     assert french is not None, f"no French for: {template}"
-    assert french != template or template == "true/false"
+    assert french != template or template in SAME_IN_FRENCH
     assert _fields(french) == _fields(template)
