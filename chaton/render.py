@@ -119,6 +119,8 @@ MASTODON_SECRETS: dict[str, SecretKind] = {
     "active_record_primary_key": "key32",
     "active_record_deterministic_key": "key32",
     "active_record_key_derivation_salt": "key32",
+    # Web Push: the VAPID key pair, both .env.production lines in one value (secrets.py).
+    "vapid_keys": "vapid_p256",
 }
 MAILMAN_SECRETS: dict[str, SecretKind] = {
     "rest_password": "password",

@@ -24,6 +24,7 @@ inventory (ignored by git). `chaton render --init-vault` creates that file with 
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import string
@@ -53,7 +54,14 @@ HEADER = (
 )
 
 SecretKind = Literal[
-    "password", "hex128", "key32", "token48", "salt30", "nextcloud_instanceid", "dkim_rsa2048"
+    "password",
+    "hex128",
+    "key32",
+    "token48",
+    "salt30",
+    "nextcloud_instanceid",
+    "dkim_rsa2048",
+    "vapid_p256",
 ]
 
 _ALNUM = string.ascii_letters + string.digits
@@ -92,6 +100,8 @@ def generate(kind: SecretKind) -> str:
     """A new random value of `kind`, from the operating system's random source."""
     if kind == "dkim_rsa2048":
         return _rsa_private_key(DKIM_KEY_BITS)
+    if kind == "vapid_p256":
+        return _vapid_key_pair()
     alphabet, length, prefix = _KINDS[kind]
     return prefix + "".join(secrets.choice(alphabet) for _index in range(length))
 
@@ -107,6 +117,26 @@ def _rsa_private_key(bits: int) -> str:
         serialization.NoEncryption(),
     )
     return pem.decode("ascii")
+
+
+def _vapid_key_pair() -> str:
+    """Mastodon's Web Push (VAPID, RFC 8292) key pair: an EC key on P-256, as the two lines
+    `rake mastodon:webpush:generate_vapid_key` prints for .env.production. Both values are
+    URL-safe base64 with padding (the webpush gem's encoding): the private scalar on 32 bytes,
+    the public point uncompressed (65 bytes, 0x04 || X || Y)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    encode = base64.urlsafe_b64encode
+    return (
+        f"VAPID_PRIVATE_KEY={encode(private).decode('ascii')}\n"
+        f"VAPID_PUBLIC_KEY={encode(public).decode('ascii')}"
+    )
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,7 @@ from pathlib import Path
 
 import pytest
 from nextcloud_test_release.build import build, main
-
-
-def _members(archive: Path) -> dict[str, tarfile.TarInfo]:
-    with tarfile.open(archive, "r:bz2") as tar:
-        return {member.name: member for member in tar.getmembers()}
-
-
-def _read(archive: Path, name: str) -> str:
-    with tarfile.open(archive, "r:bz2") as tar:
-        stream = tar.extractfile(name)
-        assert stream is not None
-        return stream.read().decode()
+from release_cache import archive_members, archive_text
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def test_archive_sits_in_the_cache_layout(releases: dict[str, Path]) -> None:
 
 
 def test_single_top_folder_with_the_entry_points(releases: dict[str, Path]) -> None:
-    members = _members(releases["30.0.0"])
+    members = archive_members(releases["30.0.0"])
     assert {name.split("/")[0] for name in members} == {"nextcloud"}
     for name in (
         "nextcloud/occ",
@@ -71,10 +60,12 @@ def test_single_top_folder_with_the_entry_points(releases: dict[str, Path]) -> N
 
 def test_it_says_what_it_is(releases: dict[str, Path]) -> None:
     archive = releases["30.0.0"]
-    text = _read(archive, "nextcloud/TEST-RELEASE")
+    text = archive_text(archive, "nextcloud/TEST-RELEASE")
     assert text.startswith("Nextcloud test release 30.0.0\n")
     assert "NOT Nextcloud" in text
-    assert "PRODUCT_NAME = 'Nextcloud test release'" in _read(archive, "nextcloud/lib/base.php")
+    assert "PRODUCT_NAME = 'Nextcloud test release'" in archive_text(
+        archive, "nextcloud/lib/base.php"
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +78,7 @@ def test_it_says_what_it_is(releases: dict[str, Path]) -> None:
 def test_version_php_carries_the_version_asked(
     releases: dict[str, Path], version: str, numbers: str, previous: str
 ) -> None:
-    text = _read(releases[version], "nextcloud/version.php")
+    text = archive_text(releases[version], "nextcloud/version.php")
     assert f"$OC_Version = {numbers};" in text
     assert f"$OC_VersionString = '{version}';" in text
     assert "$OC_Edition = '';" in text
@@ -99,7 +90,7 @@ def test_apps_marked_default_enable_are_files_and_dav(releases: dict[str, Path])
     archive = releases["31.0.4"]
     default = set()
     for app in ("files", "dav", "calendar", "contacts", "deck"):
-        xml = _read(archive, f"nextcloud/apps/{app}/appinfo/info.xml")
+        xml = archive_text(archive, f"nextcloud/apps/{app}/appinfo/info.xml")
         assert f"<id>{app}</id>" in xml
         assert "<version>" in xml
         if "<default_enable/>" in xml:

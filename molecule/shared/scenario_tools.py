@@ -54,6 +54,33 @@ def wait_for(host: Any, command: str, seconds: float = 60) -> Any:
         time.sleep(1)
 
 
+# Run in a test host: connect to the Unix socket argv[1] (a PermissionError when refused).
+CONNECT = (
+    "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print('ok')"
+)
+
+
+def connects(host: Any, user: str, socket_path: str) -> Any:
+    """`user` connecting to a Unix socket on the test host: the command's result."""
+    return host.run(f"runuser -u {user} -- python3 -c {shlex.quote(CONNECT)} {socket_path}")
+
+
+def assert_database_refused(
+    host: Any, role: str, password: str, own_database: str, their_database: str
+) -> None:
+    """`role` opens its own database over TCP with its password, not another instance's."""
+
+    def psql(database: str) -> Any:
+        return host.run(
+            f"PGPASSWORD={shlex.quote(password)} psql -h 127.0.0.1 -U {role} -d {database} "
+            "-tAc 'select 1'"
+        )
+
+    assert psql(own_database).stdout.strip() == "1"
+    refused = psql(their_database)
+    assert refused.rc != 0 and "no pg_hba.conf entry" in refused.stderr, refused.stderr
+
+
 def public_key_record(key_file: Path) -> str:
     """The DKIM record of a private key, its public half derived with openssl on this machine."""
     der = subprocess.run(

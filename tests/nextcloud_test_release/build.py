@@ -15,17 +15,15 @@ same inputs give the same bytes: members sorted, fixed times, owner root.
 
 from __future__ import annotations
 
-import argparse
 import bz2
-import hashlib
-import io
-import json
-import os
 import re
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
+
+# The builders' shared module, one folder up (this file also runs as a script).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import release_cache
+from release_cache import tar_bytes, write_release
 
 SOURCES = Path(__file__).resolve().parent / "nextcloud"
 TOP = "nextcloud"
@@ -122,88 +120,33 @@ def members(version: str) -> dict[str, bytes | None]:
         files[f"apps/{app}"] = None
         files[f"apps/{app}/appinfo"] = None
         files[f"apps/{app}/appinfo/info.xml"] = info_xml(app, major).encode()
-    # Every parent folder has its own entry, as in the real archive.
-    for relative in list(files):
-        parts = relative.split("/")
-        for depth in range(1, len(parts)):
-            files.setdefault("/".join(parts[:depth]), None)
+    # Every parent folder has its own entry (tar_bytes), as in the real archive.
     return files
 
 
 def archive_bytes(version: str) -> bytes:
     """The tar.bz2, deterministic: sorted members, fixed time, root-owned, fixed modes."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        entries = members(version)
-        top = tarfile.TarInfo(TOP)
-        top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, MTIME
-        tar.addfile(top)
-        for relative in sorted(entries):
-            content = entries[relative]
-            info = tarfile.TarInfo(f"{TOP}/{relative}")
-            info.mtime = MTIME
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if content is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.mode = 0o755 if relative in EXECUTABLE else 0o644
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return bz2.compress(raw.getvalue(), compresslevel=9)
+    return bz2.compress(tar_bytes(TOP, members(version), EXECUTABLE, MTIME), compresslevel=9)
 
 
 def build(version: str, cache_dir: Path) -> Path:
     """Writes the archive and its artifact.json into the cache; returns the archive's path."""
     parse_version(version)
-    folder = cache_dir / "nextcloud" / version
-    folder.mkdir(parents=True, exist_ok=True)
-    data = archive_bytes(version)
-    archive = folder / f"nextcloud-{version}.tar.bz2"
-    manifest = {
-        "name": "nextcloud",
-        "version": version,
-        "file": archive.name,
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "sha512": hashlib.sha512(data).hexdigest(),
-        "test_release": True,
-        "product_name": PRODUCT_NAME,
-        "source": "tests/nextcloud_test_release/build.py (a test double, not Nextcloud)",
-    }
-    _write_atomically(archive, data)
-    _write_atomically(
-        folder / "artifact.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return write_release(
+        cache_dir,
+        "nextcloud",
+        version,
+        f"nextcloud-{version}.tar.bz2",
+        archive_bytes(version),
+        product_name=PRODUCT_NAME,
+        source="tests/nextcloud_test_release/build.py (a test double, not Nextcloud)",
     )
-    return archive
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        Path(temp).chmod(0o644)
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=f"Build the {PRODUCT_NAME} archive (a test double, not Nextcloud)."
+    return release_cache.main(
+        build, f"Build the {PRODUCT_NAME} archive (a test double, not Nextcloud).", "30.0.0", argv
     )
-    parser.add_argument("version", help="release version, e.g. 30.0.0")
-    parser.add_argument("cache_dir", type=Path, help="artifact cache folder")
-    args = parser.parse_args(argv)
-    try:
-        archive = build(args.version, args.cache_dir)
-    except ValueError as error:
-        parser.error(str(error))
-    print(archive)
-    return 0
 
 
 if __name__ == "__main__":

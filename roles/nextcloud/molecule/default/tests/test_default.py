@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from scenario_tools import ansible_playbook
+from scenario_tools import ansible_playbook, assert_database_refused, connects
 
 HOST = "chaton-test-nextcloud"
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -161,32 +161,19 @@ def test_alpha_cannot_read_betas_files(host, path):
     assert host.run(f"runuser -u www-data -- cat {shlex.quote(path)}").rc != 0
 
 
-CONNECT = (
-    "import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print('ok')"
-)
-
-
 @pytest.mark.parametrize(
     "socket_path", ["/run/php/nextcloud-beta.sock", "/run/redis-nextcloud-beta/redis-server.sock"]
 )
 def test_alpha_cannot_use_betas_pool_or_redis(host, socket_path):
-    connect = f"runuser -u nextcloud-alpha -- python3 -c {shlex.quote(CONNECT)}"
-    assert host.run(f"{connect} {socket_path.replace('beta', 'alpha')}").rc == 0
-    theirs = host.run(f"{connect} {socket_path}")
+    assert connects(host, "nextcloud-alpha", socket_path.replace("beta", "alpha")).rc == 0
+    theirs = connects(host, "nextcloud-alpha", socket_path)
     assert theirs.rc != 0 and "PermissionError" in theirs.stderr
 
 
 def test_alphas_credentials_do_not_open_betas_database(host):
-    def psql(database: str):
-        return host.run(
-            "PGPASSWORD={} psql -h 127.0.0.1 -U nextcloud_alpha -d {} -tAc 'select 1'".format(
-                shlex.quote(secret("alpha", "db_password")), database
-            )
-        )
-
-    assert psql("nextcloud_alpha").stdout.strip() == "1"
-    refused = psql("nextcloud_beta")
-    assert refused.rc != 0 and "no pg_hba.conf entry" in refused.stderr
+    assert_database_refused(
+        host, "nextcloud_alpha", secret("alpha", "db_password"), "nextcloud_alpha", "nextcloud_beta"
+    )
 
 
 def test_configuration_files_belong_to_their_instance(host):

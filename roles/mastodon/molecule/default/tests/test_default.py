@@ -1,0 +1,478 @@
+"""The mastodon role on its test host: the collective's shared instance and gamma's dedicated one,
+on the test suite's test releases of Mastodon (tests/mastodon_test_release, named as such in every
+answer), on Debian's Ruby and Node.js, behind real PostgreSQL, Redis, nginx and systemd. Checked
+from inside the host; the tests that run the scenario's converge again (changed secrets, upgrade,
+refusals) come last."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from scenario_tools import ansible_playbook, assert_database_refused, connects
+
+HOST = "chaton-test-mastodon"
+SCENARIO = Path(__file__).resolve().parents[1]
+ROOT = SCENARIO.parents[3]
+FIXTURES = yaml.safe_load((SCENARIO / "fixtures" / "test.yml").read_text(encoding="utf-8"))
+SECRETS: dict[str, str] = FIXTURES["chaton_secrets"]
+INSTANCES = {item["name"]: item for item in FIXTURES["test_instances"]}
+DOMAINS = {"shared": "social.collectif.example", "gamma": "social.gamma.example"}
+RELEASES = "/opt/mastodon/releases"
+PROCESSES = ("web", "sidekiq", "streaming")
+EXPOSURE_MAX = 3.0
+
+
+def secret(name: str, purpose: str) -> str:
+    return SECRETS[f"mastodon/{name}/{purpose}"]
+
+
+def fetch(host, name: str, path: str, *curl_args: str):
+    """An HTTPS request to instance `name`'s vhost, through the host's nginx."""
+    domain = DOMAINS[name]
+    return host.run(
+        "curl -sk --max-time 20 --resolve {}:443:127.0.0.1 {} {}".format(
+            domain,
+            " ".join(shlex.quote(a) for a in curl_args),
+            shlex.quote(f"https://{domain}{path}"),
+        )
+    )
+
+
+def psql(host, database: str, query: str) -> str:
+    result = host.run(
+        f"runuser -u postgres -- psql --no-psqlrc -tAd {database} -c {shlex.quote(query)}"
+    )
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def commands(host, name: str) -> list[dict[str, Any]]:
+    """What the test release recorded in instance `name`'s database: one row per tootctl, rails
+    and puma start, in order."""
+    rows = psql(
+        host,
+        f"mastodon_{name}",
+        "SELECT json_build_object('id', id, 'program', program, 'argv', argv, 'status', status,"
+        " 'changed', changed, 'release', release, 'unix_user', unix_user, 'details', details)"
+        " FROM chaton_test_release_commands ORDER BY id",
+    )
+    return [json.loads(line) for line in rows.splitlines() if line.strip()]
+
+
+def changes(host, name: str) -> list[dict[str, Any]]:
+    """The recorded runs that changed something, and the web process's starts (the read-only
+    probes a converge makes, db:migrate:status, are left out)."""
+    return [c for c in commands(host, name) if c["changed"] or c["program"] == "puma"]
+
+
+def proof(host, name: str) -> dict[str, Any]:
+    answer = fetch(host, name, "/chaton-test-release.json")
+    assert answer.rc == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def env_digest(host, name: str) -> str:
+    return host.run(f"sha256sum /srv/mastodon/{name}/.env.production").stdout.split()[0]
+
+
+def converge(*options: str, **extra_vars: Any) -> subprocess.CompletedProcess[str]:
+    """The scenario's converge again, with extra variables (another version for an instance);
+    `options`: more ansible-playbook options (--tags mastodon: this role's tasks only)."""
+    return ansible_playbook(
+        HOST,
+        SCENARIO / "converge.yml",
+        "--extra-vars",
+        json.dumps(extra_vars),
+        *options,
+        timeout=900,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The three units of each instance run, sandboxed, as the instance
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+@pytest.mark.parametrize("name", ["shared", "gamma"])
+def test_units_run_sandboxed_as_the_instance(host, name, process):
+    unit = f"mastodon-{process}@{name}.service"
+    assert host.service(unit).is_running and host.service(unit).is_enabled
+    shown = host.run(f"systemctl show -p User,MemoryMax,WorkingDirectory {unit}").stdout
+    assert f"User=mastodon-{name}" in shown
+    assert f"WorkingDirectory=/srv/mastodon/{name}/live" in shown
+    memory = re.search(r"^MemoryMax=(\S+)$", shown, re.MULTILINE)
+    assert memory and memory.group(1) != "infinity"
+    analysed = host.run(f"systemd-analyze security --offline=no --no-pager {unit}")
+    assert analysed.rc == 0, analysed.stderr
+    level = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", analysed.stdout)
+    assert level, analysed.stdout[-500:]
+    assert float(level.group(1)) <= EXPOSURE_MAX, analysed.stdout
+    # The processes really run as the instance's user, from the shared release.
+    main_pid = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+    uid = host.run(f"id -u mastodon-{name}").stdout.strip()
+    assert host.run(f"ps -o uid= -p {main_pid}").stdout.strip() == uid
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx: web and streaming through HTTPS, static files with their caching
+
+
+@pytest.mark.parametrize("name", ["shared", "gamma"])
+def test_health_of_web_and_streaming_through_https(host, name):
+    web = fetch(host, name, "/health", "-D", "-")
+    assert web.rc == 0, web.stderr
+    assert web.stdout.startswith("HTTP/2 200")
+    assert web.stdout.endswith("\r\n\r\nOK")
+    assert "x-test-release: Mastodon test release" in web.stdout
+    assert "strict-transport-security:" in web.stdout.lower()
+    streaming = fetch(host, name, "/api/v1/streaming/health", "-D", "-")
+    assert streaming.stdout.startswith("HTTP/2 200") and streaming.stdout.endswith("OK")
+    page = json.loads(fetch(host, name, "/api/v1/streaming/chaton-test-release").stdout)
+    assert page["unix_user"] == f"mastodon-{name}"
+    assert page["local_domain"] == DOMAINS[name] and page["node_env"] == "production"
+    assert page["redis"] == {"ok": True}
+
+
+def test_streaming_upgrades_to_a_websocket_through_nginx(host):
+    key = base64.b64encode(b"chaton-test-key!").decode()
+    answer = host.run(
+        "curl -sk --http1.1 --max-time 5 -i --resolve social.collectif.example:443:127.0.0.1"
+        " -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'"
+        f" -H 'Sec-WebSocket-Key: {key}'"
+        " https://social.collectif.example/api/v1/streaming/?stream=public"
+        # The frames are binary: only their printable bytes are kept.
+        " | tr -c '[:print:]\\r\\n' '.'"
+    )
+    accept = base64.b64encode(
+        hashlib.sha1(  # noqa: S324 - RFC 6455's handshake is SHA-1
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()
+        ).digest()
+    ).decode()
+    assert answer.stdout.startswith("HTTP/1.1 101 Switching Protocols"), answer.stdout[:300]
+    assert f"Sec-WebSocket-Accept: {accept}\r\n" in answer.stdout
+    assert "Mastodon test release streaming" in answer.stdout
+
+
+def test_static_files_and_media_are_served_by_nginx_with_their_caching(host):
+    pack = fetch(host, "shared", "/packs/chaton-test-release.js", "-D", "-")
+    assert pack.stdout.startswith("HTTP/2 200")
+    assert "cache-control: public, max-age=2419200, must-revalidate" in pack.stdout.lower()
+    assert "a precompiled pack's place" in pack.stdout
+    assert "x-test-release" not in pack.stdout.lower()  # nginx, not the web process
+    worker = fetch(host, "shared", "/sw.js", "-D", "-")
+    assert "cache-control: public, max-age=604800, must-revalidate" in worker.stdout.lower()
+    media = "/srv/mastodon/shared/public/system/cache/kept.txt"
+    made = host.run(
+        f"runuser -u mastodon-shared -- sh -c 'umask 027; mkdir -p {Path(media).parent}"
+        f" && echo media > {media}'"
+    )
+    assert made.rc == 0, made.stderr
+    served = fetch(host, "shared", "/system/cache/kept.txt", "-D", "-")
+    assert served.stdout.startswith("HTTP/2 200") and served.stdout.endswith("media\n")
+    assert "cache-control: public, max-age=2419200, immutable" in served.stdout.lower()
+    # Not gamma's: each vhost serves its own instance's media only.
+    other = fetch(host, "gamma", "/system/cache/kept.txt", "-o", "/dev/null", "-w", "%{http_code}")
+    assert other.stdout == "404"
+
+
+# ---------------------------------------------------------------------------------------------
+# Each instance is wired to its own settings, database and Redis
+
+
+@pytest.mark.parametrize("name", ["shared", "gamma"])
+def test_each_instance_is_wired_to_its_own(host, name):
+    page = proof(host, name)
+    assert page["product_name"] == "Mastodon test release"
+    assert page["version"] == "4.3.0" and page["release"] == f"{RELEASES}/4.3.0"
+    assert page["unix_user"] == f"mastodon-{name}"
+    assert page["local_domain"] == DOMAINS[name] and page["rails_env"] == "production"
+    assert page["missing_env"] == []
+    expected = hashlib.sha256(secret(name, "secret_key_base").encode()).hexdigest()
+    assert page["secret_key_base_sha256"] == expected
+    vapid_public = secret(name, "vapid_keys").split("\n")[1].removeprefix("VAPID_PUBLIC_KEY=")
+    assert page["vapid_public_key"] == vapid_public
+    assert page["db"]["ok"] is True
+    assert page["db"]["current_user"] == page["db"]["current_database"] == f"mastodon_{name}"
+    assert page["redis"]["ok"] is True
+    assert page["redis"]["path"] == f"/run/redis-mastodon-{name}/redis-server.sock"
+    # The sidekiq stand-in beats every 5 seconds into the instance's Redis.
+    assert page["redis"]["sidekiq_heartbeat_age"] is not None
+    assert page["redis"]["sidekiq_heartbeat_age"] <= 30
+    # It writes its media, never its code.
+    assert page["release_writable"] is False
+    assert page["media_dir"] == f"/srv/mastodon/{name}/public/system"
+    assert page["media_writable"] is True
+
+
+def test_settings_file_holds_the_vaults_values_for_the_instance_only(host):
+    env = host.file("/srv/mastodon/shared/.env.production")
+    assert (env.user, env.group, env.mode) == ("mastodon-shared", "mastodon-shared", 0o600)
+    text = env.content_string
+    assert f"SECRET_KEY_BASE={secret('shared', 'secret_key_base')}\n" in text
+    assert f"OTP_SECRET={secret('shared', 'otp_secret')}\n" in text
+    assert f"DB_PASS={secret('shared', 'db_password')}\n" in text
+    assert f"{secret('shared', 'vapid_keys')}\n" in text
+    for purpose in ("secret_key_base", "db_password", "redis_password"):
+        assert secret("gamma", purpose) not in text
+    fingerprints = json.loads(host.file("/var/lib/chaton-mastodon/shared.secrets.json").content)
+    assert (
+        fingerprints["vapid_keys"]
+        == hashlib.sha256(secret("shared", "vapid_keys").encode()).hexdigest()
+    )
+    assert host.file("/var/lib/chaton-mastodon").mode == 0o700
+
+
+# ---------------------------------------------------------------------------------------------
+# Isolation: the shared instance cannot reach gamma's settings, sockets, database or Redis
+
+
+def test_shared_cannot_read_gammas_settings_or_media(host):
+    for path in ("/srv/mastodon/gamma/.env.production", "/srv/mastodon/gamma/public/system"):
+        attempt = host.run(f"runuser -u mastodon-shared -- ls -l {path}")
+        assert attempt.rc != 0 and "Permission denied" in attempt.stderr, path
+    assert host.run("runuser -u www-data -- cat /srv/mastodon/gamma/.env.production").rc != 0
+
+
+@pytest.mark.parametrize(
+    "socket_path",
+    [
+        "/run/redis-mastodon-gamma/redis-server.sock",
+        "/run/mastodon/gamma/web.sock",
+        "/run/mastodon/gamma/streaming.sock",
+    ],
+)
+def test_shared_cannot_use_gammas_redis_or_processes(host, socket_path):
+    assert connects(host, "mastodon-shared", socket_path.replace("gamma", "shared")).rc == 0
+    theirs = connects(host, "mastodon-shared", socket_path)
+    assert theirs.rc != 0 and "PermissionError" in theirs.stderr
+    # nginx may: it serves them.
+    if "/run/mastodon/" in socket_path:
+        assert connects(host, "www-data", socket_path).rc == 0
+
+
+def test_shareds_credentials_do_not_open_gammas_database(host):
+    assert_database_refused(
+        host,
+        "mastodon_shared",
+        secret("shared", "db_password"),
+        "mastodon_shared",
+        "mastodon_gamma",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts: created once, never again
+
+
+def test_accounts_were_created_once_and_the_suspended_structure_s_disabled(host):
+    """Two converges and a check-mode converge ran before."""
+    rows = psql(
+        host,
+        "mastodon_shared",
+        "SELECT a.username, u.email, u.disabled, coalesce(r.name, '') FROM accounts a"
+        " JOIN users u ON u.account_id = a.id LEFT JOIN user_roles r ON r.id = u.role_id"
+        " WHERE a.domain IS NULL ORDER BY a.username",
+    ).splitlines()
+    assert rows == [
+        "alpha_asso|bureau@alpha.example|f|",
+        "beta|beta@social.collectif.example|t|",
+        "chaton_admin|moderation@collectif.example|f|Admin",
+    ]
+    tootctl = [" ".join(c["argv"]) for c in commands(host, "shared") if c["program"] == "tootctl"]
+    created = [line.split()[2] for line in tootctl if line.startswith("accounts create")]
+    assert created == ["chaton_admin", "alpha_asso", "beta"]
+    assert [line for line in tootctl if line.startswith("accounts modify")] == [
+        "accounts modify beta --disable"
+    ]
+    assert all(c["unix_user"] == "mastodon-shared" for c in commands(host, "shared"))
+    gamma = [" ".join(c["argv"]) for c in commands(host, "gamma") if c["program"] == "tootctl"]
+    assert [line.split()[2] for line in gamma] == ["chaton_admin", "gamma"]
+
+
+def test_tootctl_refuses_an_existing_username_as_the_real_one_does(host):
+    run = host.run(
+        "cd /srv/mastodon/shared/live && runuser -u mastodon-shared -- sh -c"
+        " 'set -a; . /srv/mastodon/shared/.env.production; set +a;"
+        " exec ruby bin/tootctl accounts create alpha_asso --email=other@alpha.example'"
+    )
+    assert run.rc == 1
+    assert run.stdout.splitlines() == ["Failure/Error: username", "    taken"]
+
+
+def test_cleanup_timer_removes_old_media_and_preview_cards_as_the_instance(host):
+    timer = host.service("mastodon-cleanup@gamma.timer")
+    assert timer.is_enabled and timer.is_running
+    assert host.run("systemctl start mastodon-cleanup@gamma.service").rc == 0
+    ran = [c for c in commands(host, "gamma") if c["program"] == "tootctl"][-2:]
+    assert [c["argv"] for c in ran] == [
+        ["media", "remove", "--days", "3"],
+        ["preview_cards", "remove", "--days", "14"],
+    ]
+    assert all(c["status"] == 0 and c["unix_user"] == "mastodon-gamma" for c in ran)
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets, upgrades and refusals (these run the converge again: last in this file)
+
+
+def test_a_changed_vault_value_is_refused_and_changes_nothing(host):
+    before = env_digest(host, "shared")
+    changed = dict(SECRETS)
+    changed["mastodon/shared/secret_key_base"] = "f00d" * 16
+    run = converge("--tags", "mastodon", chaton_secrets=changed)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "instance shared was deployed with other values of secret_key_base" in output
+    assert "f00d" * 16 not in output
+    assert env_digest(host, "shared") == before
+    assert (
+        proof(host, "shared")["secret_key_base_sha256"]
+        == hashlib.sha256(secret("shared", "secret_key_base").encode()).hexdigest()
+    )
+
+
+def test_upgrade_runs_pre_deployment_migrations_restart_then_post_deployment(host):
+    env_before = {name: env_digest(host, name) for name in ("shared", "gamma")}
+    gamma_before = changes(host, "gamma")
+    start = commands(host, "shared")[-1]["id"]
+    run = converge(test_shared_version="4.3.1")
+    assert run.returncode == 0, run.stdout[-3000:]
+    # No secret in the run's output or in the journal (the migrations, the restart, tootctl).
+    journal = host.run("journalctl --no-pager -o cat").stdout
+    for value in SECRETS.values():
+        for line in value.splitlines():
+            assert line not in run.stdout + run.stderr
+            assert line not in journal
+    assert host.file("/srv/mastodon/shared/live").linked_to == f"{RELEASES}/4.3.1"
+    assert proof(host, "shared")["version"] == "4.3.1"
+    # A backup first: pg_dump's custom format, root's only.
+    backups = host.run("ls /srv/mastodon/shared/backups").stdout.split()
+    assert len(backups) == 1 and backups[0].endswith("-4.3.0.dump"), backups
+    dump = host.file(f"/srv/mastodon/shared/backups/{backups[0]}")
+    assert (dump.user, dump.mode) == ("root", 0o600)
+    assert host.run(f"head -c 5 /srv/mastodon/shared/backups/{backups[0]}").stdout == "PGDMP"
+    # Then: pre-deployment migrations with 4.3.1's code, the restart on 4.3.1, post-deployment.
+    after = [c for c in commands(host, "shared") if c["id"] > start]
+    steps = [
+        (c["program"], c["release"], c["details"].get("skip_post_deployment_migrations"))
+        for c in after
+        if c["program"] == "puma" or c["argv"] == ["db:migrate"]
+    ]
+    assert steps == [
+        ("rails", "4.3.1", True),
+        ("puma", "4.3.1", None),
+        ("rails", "4.3.1", False),
+    ]
+    pre, post = (c for c in after if c["argv"] == ["db:migrate"])
+    pre_ids = ["2024040301" + "0001"]
+    post_ids = ["2024040301" + "0002"]
+    assert pre["details"]["applied"] == pre_ids and post["details"]["applied"] == post_ids
+    flags = psql(
+        host,
+        "mastodon_shared",
+        "SELECT version || ':' || post_deployment FROM chaton_test_release_migrations"
+        " WHERE release = '4.3.1' ORDER BY id",
+    ).split()
+    assert flags == [f"{pre_ids[0]}:false", f"{post_ids[0]}:true"]
+    # The secrets are byte for byte those of before; gamma was not touched.
+    assert {name: env_digest(host, name) for name in ("shared", "gamma")} == env_before
+    assert changes(host, "gamma") == gamma_before
+    assert proof(host, "gamma")["version"] == "4.3.0"
+
+
+def test_an_unsupported_jump_is_refused_before_anything_changes(host):
+    before = commands(host, "shared")
+    run = converge("--tags", "mastodon", test_shared_version="4.5.0")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "instance shared runs 4.3.1 and cannot go to 4.5.0" in output
+    assert "Nothing was changed" in output
+    assert host.file("/srv/mastodon/shared/live").linked_to == f"{RELEASES}/4.3.1"
+    assert not host.file(f"{RELEASES}/4.5.0").exists
+    assert len(host.run("ls /srv/mastodon/shared/backups").stdout.split()) == 1
+    assert commands(host, "shared") == before
+
+
+def test_a_release_that_needs_a_newer_ruby_than_debians_is_refused(host):
+    """4.4 needs Ruby 3.2 and Node.js 20 (upstream's notes); Debian 12 has 3.1 and 18."""
+    before = commands(host, "gamma")
+    run = converge("--tags", "mastodon", test_gamma_version="4.4.0", test_shared_version="4.3.1")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "release 4.4.0 needs Ruby >= 3.2.0; this host has Debian's 3.1" in output
+    assert host.file("/srv/mastodon/gamma/live").linked_to == f"{RELEASES}/4.3.0"
+    assert not host.file(f"{RELEASES}/4.4.0").exists
+    assert commands(host, "gamma") == before
+
+
+def test_a_failed_upgrade_stops_saying_where_and_the_next_run_resumes(host):
+    """The test release's switch makes the pre-deployment migrations of gamma fail halfway."""
+    psql(
+        host, "mastodon_gamma", "INSERT INTO chaton_test_release_switches VALUES ('fail-migration')"
+    )
+    try:
+        run = converge(
+            "--tags", "mastodon", test_shared_version="4.3.1", test_gamma_version="4.3.1"
+        )
+    finally:
+        psql(host, "mastodon_gamma", "DELETE FROM chaton_test_release_switches")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "upgrading instance gamma from 4.3.0 to 4.3.1 failed at" in output
+    assert "Run the pre-deployment migrations" in output
+    assert "Forced failure (test release)" in output
+    backups = host.run("ls /srv/mastodon/gamma/backups").stdout.split()
+    assert any(name.endswith("-4.3.0.dump") for name in backups) and "upgrading" in backups
+    # The old release still serves.
+    assert host.file("/srv/mastodon/gamma/live").linked_to == f"{RELEASES}/4.3.0"
+    assert proof(host, "gamma")["version"] == "4.3.0"
+    start = commands(host, "gamma")[-1]["id"]
+    again = converge("--tags", "mastodon", test_shared_version="4.3.1", test_gamma_version="4.3.1")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert proof(host, "gamma")["version"] == "4.3.1"
+    assert not host.file("/srv/mastodon/gamma/backups/upgrading").exists
+    flags = psql(
+        host,
+        "mastodon_gamma",
+        "SELECT version || ':' || post_deployment FROM chaton_test_release_migrations"
+        " WHERE release = '4.3.1' ORDER BY id",
+    ).split()
+    assert flags == ["20240403010001:false", "20240403010002:true"]
+    resumed = [
+        (c["program"], c["details"].get("applied"))
+        for c in commands(host, "gamma")
+        if c["id"] > start and (c["program"] == "puma" or c["argv"] == ["db:migrate"])
+    ]
+    assert resumed == [("rails", []), ("puma", None), ("rails", ["20240403010002"])]
+
+
+def test_a_suspended_instance_stops_and_comes_back_as_it_was(host):
+    accounts_before = psql(host, "mastodon_gamma", "SELECT username FROM accounts ORDER BY 1")
+    versions = {"test_shared_version": "4.3.1", "test_gamma_version": "4.3.1"}
+    run = converge(test_gamma_enabled=False, **versions)
+    assert run.returncode == 0, run.stdout[-3000:]
+    for process in PROCESSES:
+        unit = host.service(f"mastodon-{process}@gamma.service")
+        assert not unit.is_running and not unit.is_enabled, process
+    assert not host.service("mastodon-cleanup@gamma.timer").is_running
+    suspended = fetch(host, "gamma", "/health", "-o", "/dev/null", "-w", "%{http_code}")
+    assert suspended.stdout == "503"
+    assert fetch(host, "shared", "/health").stdout == "OK"
+    # Its settings, data and accounts stay.
+    assert host.file("/srv/mastodon/gamma/.env.production").exists
+    back = converge(**versions)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert all(host.service(f"mastodon-{p}@gamma.service").is_running for p in PROCESSES)
+    assert fetch(host, "gamma", "/health").stdout == "OK"
+    assert psql(host, "mastodon_gamma", "SELECT username FROM accounts ORDER BY 1") == (
+        accounts_before
+    )
