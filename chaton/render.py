@@ -323,7 +323,10 @@ def _mastodon(
         },
     )
     server.add("postgresql_databases", _database(database, instance_id, refs["db_password"]))
-    server.add("redis_instances", _redis(user, user, instance_id, refs["redis_password"]))
+    redis = _redis(user, user, instance_id, refs["redis_password"])
+    # Sidekiq's queues live in it: Mastodon requires that Redis never evicts a key.
+    redis["maxmemory_policy"] = "noeviction"
+    server.add("redis_instances", redis)
     server.add("nginx_vhosts", _vhost("mastodon", name, instance.structure, [domain], enabled))
 
 

@@ -70,6 +70,10 @@ def test_golden_values_checked_by_hand_against_the_example() -> None:
     jardins = _by(data["mastodon_instances"], "name", "reseau-jardins")
     assert (jardins["shared"], jardins["max_accounts"]) == (False, 60)
     assert jardins["domain"] == "social.reseau-jardins.org"
+    # Mastodon's Redis keeps Sidekiq's queues: never evict; Nextcloud's are caches.
+    policies = {r["name"]: r.get("maxmemory_policy") for r in data["redis_instances"]}
+    assert policies["mastodon-shared"] == policies["mastodon-reseau-jardins"] == "noeviction"
+    assert policies["nextcloud-velo-cite"] is None
     # The theatre's website answers on both its domains, the accented one in punycode.
     theatre = _by(data["website_sites"], "name", "theatre-du-lien")
     assert theatre["domain"] == "theatre-du-lien.fr"
