@@ -80,7 +80,9 @@ def fetch(
             context.wrap_socket(raw, server_hostname=name) as tls,
         ):
             certificate = tls.getpeercert() or {}
-            request = f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+            # HTTP/1.0: the answer comes whole, never chunked (nginx chunks what PHP makes for
+            # an HTTP/1.1 client), and the connection closes after it.
+            request = f"GET {path} HTTP/1.0\r\nHost: {name}\r\nConnection: close\r\n\r\n"
             tls.sendall(request.encode("ascii"))
             data = b""
             while len(data) < _BODY_LIMIT and (chunk := tls.recv(65536)):

@@ -71,13 +71,27 @@ def https_server(
     )
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        # As nginx answers a page PHP-FPM makes: chunked to an HTTP/1.1 client, whole to 1.0.
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
             found = self.path == path
+            body = page if found else b""
             self.send_response(200 if found else 404)
-            self.send_header("Content-Length", str(len(page) if found else 0))
+            chunked = self.request_version == "HTTP/1.1"
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
             self.end_headers()
-            if found:
-                self.wfile.write(page)
+            if chunked:
+                self.wfile.write(
+                    b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+                )
+            else:
+                self.wfile.write(body)
+            self.close_connection = True
 
         def log_message(self, *args: object) -> None:
             pass
