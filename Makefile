@@ -22,7 +22,7 @@ ifeq ($(ACCELERATOR),off)
 export ANSIBLE_STRATEGY := linear
 endif
 
-.PHONY: help host-packages venv image lint unit molecule test demo demo-clean constraints clean
+.PHONY: help host-packages venv image lint unit molecule test test-site demo demo-clean constraints clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,10 +52,13 @@ unit: venv ## Python tests that need no container
 	$(PYTEST) -m 'not container'
 
 molecule: image ## Every role's molecule scenario, idempotence judged from Ansible's stats
-	$(PYTEST) -m container tests/test_roles_molecule.py
+	$(PYTEST) -m 'container and not site' tests/test_roles_molecule.py
 
-test: lint image ## The whole test suite (lint, unit tests, role scenarios, site test)
-	$(PYTEST)
+test: lint image ## The test suite: lint, Python tests, every role's scenario (under 40 minutes)
+	$(PYTEST) -m 'not site'
+
+test-site: image ## The long suite: the whole example collective on one test host (20-40 minutes)
+	$(PYTEST) -m site
 
 demo: image ## Deploy the example collective into a local container and verify it
 	$(BIN)/chaton demo

@@ -69,7 +69,14 @@ def assert_no_change(role: str, what: str, stats: dict[str, object]) -> None:
 
 
 @pytest.mark.container
-@pytest.mark.parametrize("role", SCENARIOS)
+@pytest.mark.parametrize(
+    "role",
+    # The project's scenarios (the whole site) are the long suite: `make test-site`.
+    [
+        pytest.param(s, marks=pytest.mark.site) if s.startswith("molecule/") else s
+        for s in SCENARIOS
+    ],
+)
 def test_role_scenario(role: str, tmp_path: Path) -> None:
     log = tmp_path / "molecule.log"
     molecule(role, "reset", log)
