@@ -26,6 +26,7 @@ def ansible_playbook(
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
     env["ANSIBLE_NOCOLOR"] = "1"
+    env.pop("ANSIBLE_FORCE_COLOR", None)  # molecule's: it would win over NOCOLOR
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),

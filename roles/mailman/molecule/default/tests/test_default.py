@@ -3,7 +3,9 @@ a message posted to a list reaches a member's local mailbox through Postfix and 
 the list and DKIM-signed by the list domain (OpenDKIM), and HyperKitty archives it; each
 structure's owners own their lists only; nginx serves the web interface."""
 
+import json
 import os
+import re
 import shlex
 import time
 from email.header import decode_header, make_header
@@ -11,6 +13,7 @@ from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
 from scenario_tools import (
+    ansible_playbook,
     assert_list_post_signed_and_archived,
     dkim_report,
     mailman_rest,
@@ -20,6 +23,8 @@ from scenario_tools import (
     wait_for,
 )
 
+HOST = "chaton-test-mailman"
+SCENARIO = Path(__file__).resolve().parents[1]
 MEMBER = "camille"
 MYHOSTNAME = "chaton-test-mailman.mailman.test"
 ALPHA_LIST = "membres@lists.alpha.example"
@@ -187,3 +192,32 @@ def test_postorius_refuses_owner_b_on_alpha(host):
     assert postorius_status(host, jar, ALPHA, settings.format("membres.lists.alpha.example")) == (
         "403"
     )
+
+
+def words(output: str) -> str:
+    """Ansible's output with its colours taken out and its lines joined (messages are folded)."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", output).split())
+
+
+def test_a_list_no_longer_listed_is_reported_and_kept_until_asked(host):
+    """Runs last: a list Mailman has that no structure file names (as when it is taken out of
+    one) is reported (by its list id) and kept; only mailman_delete_unlisted_lists deletes it."""
+    old = "ancienne@lists.beta.example"
+    said = "list ancienne.lists.beta.example is in Mailman but not in mailman_lists; it is"
+    if old not in [m["fqdn_listname"] for m in mailman_rest(host, "/lists")["entries"]]:
+        mailman_rest(host, "/lists", "POST", {"fqdn_listname": old})
+    kept = ansible_playbook(HOST, SCENARIO / "converge.yml", timeout=900)
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert f"{said} kept" in words(kept.stdout), kept.stdout[-3000:]
+    assert old in [m["fqdn_listname"] for m in mailman_rest(host, "/lists")["entries"]]
+    deleted = ansible_playbook(
+        HOST,
+        SCENARIO / "converge.yml",
+        "--extra-vars",
+        json.dumps({"mailman_delete_unlisted_lists": True}),
+        timeout=900,
+    )
+    assert deleted.returncode == 0, deleted.stdout[-3000:]
+    assert f"{said} deleted" in words(deleted.stdout), deleted.stdout[-3000:]
+    lists = [m["fqdn_listname"] for m in mailman_rest(host, "/lists")["entries"]]
+    assert sorted(lists) == [BETA_LIST, ALPHA_LIST]
