@@ -286,19 +286,21 @@ def _mastodon(
             if s.services.mastodon is not None and s.services.mastodon.mode == "shared"
         ]
         domain = f"{SUBDOMAINS['mastodon']}.{domain_to_ascii(collective.domain)}"
-        admin_email = collective.hosting_association.contact_email
         enabled = True
     else:
         owner = structures[instance.structure]
         members = [owner]
         domain = f"{SUBDOMAINS['mastodon']}.{main_domain(owner)}"
-        admin_email = owner.contacts[0].email
         enabled = owner.status != "suspended"
+    # The hosting association moderates every instance; each structure's account gets its
+    # first contact's address (where "forgot password" sends its first password).
+    admin_email = collective.hosting_association.contact_email
     accounts: list[dict[str, Any]] = [
         {
             "structure": member.slug,
             "structure_name": member.name,
             "accounts": member.services.mastodon.accounts,
+            "email": member.contacts[0].email,
             "enabled": member.status != "suspended",
         }
         for member in members

@@ -5,8 +5,9 @@ address, with status 200, a certificate valid for its main name (against the giv
 than `MIN_CERT_DAYS` days, and content that is its own:
 - website: the home page names the structure;
 - nextcloud: status.php says installed, not in maintenance, no upgrade pending;
-- mailman: Postorius's list index names the structure's list domain.
-Mastodon's vhosts are added with its role.
+- mailman: Postorius's list index names the structure's list domain;
+- mastodon: the instance API (/api/v2/instance) names the vhost's domain as the instance's, and
+  the streaming server answers its health check through the same vhost.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ from chaton.render import HOST_VARS
 from chaton.yamlio import load_vars
 
 MIN_CERT_DAYS = 14
-# The page each checked kind is asked for.
-CHECK_PATHS = {"website": "/", "nextcloud": "/status.php", "mailman": "/postorius/lists/"}
+# The pages each checked kind is asked for, in order (the first problem is the one reported).
+CHECK_PATHS: dict[str, tuple[str, ...]] = {
+    "website": ("/",),
+    "nextcloud": ("/status.php",),
+    "mailman": ("/postorius/lists/",),
+    "mastodon": ("/api/v2/instance", "/api/v1/streaming/health"),
+}
 CHECKED_KINDS = tuple(CHECK_PATHS)
 _BODY_LIMIT = 1_000_000
 
@@ -109,8 +115,14 @@ def names(page: str, structure_name: str) -> bool:
     return re.sub(r"\s+", " ", structure_name) in text
 
 
-def content_problem(kind: str, body: str, name: str, structure_name: str) -> str | None:
-    """What is wrong with the content a vhost of `kind` answered (None: it is its own)."""
+def content_problem(
+    kind: str, body: str, name: str, structure_name: str, path: str | None = None
+) -> str | None:
+    """What is wrong with the content a vhost of `kind` answered at `path` (default: the kind's
+    first page) (None: it is its own)."""
+    path = path or CHECK_PATHS[kind][0]
+    if kind == "mastodon":
+        return _mastodon_problem(path, body, name)
     if kind == "website":
         return None if names(body, structure_name) else _("the page does not name the structure")
     if kind == "nextcloud":
@@ -131,6 +143,20 @@ def content_problem(kind: str, body: str, name: str, structure_name: str) -> str
     return None if f"@{name}" in body else _("Postorius does not show this domain's lists")
 
 
+def _mastodon_problem(path: str, body: str, name: str) -> str | None:
+    if path == "/api/v1/streaming/health":
+        return None if body.strip() == "OK" else _("the streaming server did not answer")
+    try:
+        instance = json.loads(body)
+    except ValueError:
+        instance = None
+    if not isinstance(instance, dict) or "domain" not in instance:
+        return _("/api/v2/instance did not answer Mastodon's instance")
+    if instance["domain"] != name:
+        return _("the instance answers as {domain}", domain=instance["domain"])
+    return None
+
+
 def check_server(
     server: str, host_vars: Mapping[str, Any], address: Address, ca: Path | None
 ) -> list[Check]:
@@ -146,21 +172,13 @@ def check_server(
             continue
         name = vhost["server_names"][0]
         structure = vhost["structure"] or "shared"
-        answer = fetch(name, address, ca, path=CHECK_PATHS[vhost["kind"]])
-        content = content_problem(
-            vhost["kind"], answer.body, name, structure_names.get(structure, structure)
-        )
-        problem = answer.error
-        if problem is None and answer.status != 200:
-            problem = _("HTTP status {status}", status=answer.status)
-        elif problem is None and (answer.certificate_days or 0) < MIN_CERT_DAYS:
-            problem = _(
-                "the certificate is valid for {days} more day(s) only (at least {minimum})",
-                days=answer.certificate_days,
-                minimum=MIN_CERT_DAYS,
-            )
-        elif problem is None:
-            problem = content
+        structure_name = structure_names.get(structure, structure)
+        for path in CHECK_PATHS[vhost["kind"]]:
+            answer = fetch(name, address, ca, path=path)
+            content = content_problem(vhost["kind"], answer.body, name, structure_name, path)
+            problem = _answer_problem(answer, path) or content
+            if problem is not None:
+                break
         checks.append(
             Check(
                 server,
@@ -174,6 +192,21 @@ def check_server(
             )
         )
     return checks
+
+
+def _answer_problem(answer: Answer, path: str) -> str | None:
+    """What is wrong with an answer before its content: no answer, its status, its certificate."""
+    if answer.error is not None:
+        return answer.error
+    if answer.status != 200:
+        return _("HTTP status {status} ({path})", status=answer.status, path=path)
+    if (answer.certificate_days or 0) < MIN_CERT_DAYS:
+        return _(
+            "the certificate is valid for {days} more day(s) only (at least {minimum})",
+            days=answer.certificate_days,
+            minimum=MIN_CERT_DAYS,
+        )
+    return None
 
 
 def check_collective(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from chaton.commands.demo import (
     container_hosts,
     demo_urls,
     https_status,
-    pinned_nextcloud_version,
+    pinned_versions,
 )
 from chaton.errors import BadInput
 from chaton.loader import load_inventory
@@ -106,8 +107,9 @@ def test_https_status_of_a_closed_port_is_none(tmp_path: Path) -> None:
     assert https_status(f"https://site.localhost:{port}/", tmp_path / "none.pem", timeout=2) is None
 
 
-def test_the_example_pins_a_nextcloud_version() -> None:
-    assert pinned_nextcloud_version(ROOT / "inventories" / "example") == "31.0.0"
+def test_the_example_pins_its_nextcloud_and_mastodon_versions() -> None:
+    pins = pinned_versions(ROOT / "inventories" / "example")
+    assert pins == {"nextcloud": "31.0.0", "mastodon": "4.3.0"}
 
 
 def test_without_the_real_release_the_demo_uses_the_test_release(
@@ -120,7 +122,62 @@ def test_without_the_real_release_the_demo_uses_the_test_release(
     monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
     env = demo.demo_artifacts(ROOT / "inventories" / "example")
     assert env == {"CHATON_ARTIFACTS_DIR": str(tmp_path / "demo")}
-    manifest = json.loads((tmp_path / "demo/nextcloud/31.0.0/artifact.json").read_text())
-    assert manifest["test_release"] is True and manifest["version"] == "31.0.0"
+    for kind, version in (("nextcloud", "31.0.0"), ("mastodon", "4.3.0")):
+        manifest = json.loads((tmp_path / f"demo/{kind}/{version}/artifact.json").read_text())
+        assert manifest["test_release"] is True and manifest["version"] == version
     assert not control_cache.exists()
-    assert "the demo runs the test suite's test release of Nextcloud" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the demo runs the test suite's test release of Nextcloud instead" in out
+    assert "the demo runs the test suite's test release of Mastodon instead" in out
+    assert "(a prepared release, as roles/mastodon/README.md describes)" in out
+
+
+def prepared_release_double(cache: Path, version: str) -> Path:
+    """A test double of a prepared Mastodon release in a control node's cache: its manifest is
+    not a test release's and names the archive's SHA-256."""
+    folder = cache / "mastodon" / version
+    folder.mkdir(parents=True)
+    data = b"prepared release double"
+    (folder / f"mastodon-{version}.tar.gz").write_bytes(data)
+    manifest = {
+        "name": "mastodon",
+        "version": version,
+        "file": f"mastodon-{version}.tar.gz",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "requires": {"ruby": ">= 3.1.0", "node": ">= 18"},
+    }
+    (folder / "artifact.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_real_release_is_linked_and_only_the_missing_one_is_a_test_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    control_cache = tmp_path / "control"
+    real = prepared_release_double(control_cache, "4.3.0")
+    monkeypatch.setenv("CHATON_ARTIFACTS_DIR", str(control_cache))
+    monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
+    assert demo.real_release_ok("mastodon", "4.3.0")
+    env = demo.demo_artifacts(ROOT / "inventories" / "example")
+    assert env == {"CHATON_ARTIFACTS_DIR": str(tmp_path / "demo")}
+    linked = tmp_path / "demo/mastodon/4.3.0"
+    assert linked.is_symlink() and linked.resolve() == real.resolve()
+    assert (tmp_path / "demo/nextcloud/31.0.0/artifact.json").is_file()
+    out = capsys.readouterr().out
+    assert "test release of Nextcloud" in out and "test release of Mastodon" not in out
+    # The real archive altered: the demo no longer trusts it and builds the test release.
+    (real / "mastodon-4.3.0.tar.gz").write_bytes(b"altered")
+    assert not demo.real_release_ok("mastodon", "4.3.0")
+    demo.demo_artifacts(ROOT / "inventories" / "example")
+    assert not linked.is_symlink()
+    assert json.loads((linked / "artifact.json").read_text())["test_release"] is True
+    assert (real / "mastodon-4.3.0.tar.gz").read_bytes() == b"altered"  # never written
+
+
+def test_with_every_real_release_the_demo_uses_the_control_nodes_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
+    monkeypatch.setattr(demo, "real_release_ok", lambda kind, version: True)
+    assert demo.demo_artifacts(ROOT / "inventories" / "example") == {}
+    assert not (tmp_path / "demo").exists()

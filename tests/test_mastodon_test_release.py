@@ -73,6 +73,8 @@ def test_runtimes_follow_upstreams_release_notes(releases: dict[str, Path]) -> N
     for version, archive in releases.items():
         manifest = json.loads((archive.parent / "artifact.json").read_text())
         assert manifest["requires"] == requirements(version)
+        # The stand-ins' gems come from Debian: the role installs what the manifest names.
+        assert manifest["debian_packages"] == ["ruby-pg", "ruby-redis"]
         assert f"ruby '{requirements(version)['ruby']}'" in archive_text(
             archive, "mastodon/Gemfile"
         )

@@ -26,13 +26,13 @@ def host_vars(enabled: bool = True) -> dict[str, Any]:
         "website_sites": [{"structure": "alpha", "structure_name": NAME}],
         "nginx_vhosts": [
             {**vhost, "structure": "alpha", "server_names": ["site.localhost"], "enabled": enabled},
-            # Kinds verify does not check yet, and the shared Mastodon (no structure).
+            # A suspended structure's Mastodon: not checked.
             {
                 **vhost,
                 "kind": "mastodon",
-                "structure": None,
+                "structure": "beta",
                 "server_names": ["social.localhost"],
-                "enabled": True,
+                "enabled": False,
             },
         ],
     }
@@ -100,6 +100,50 @@ def test_a_lists_vhost_must_show_its_domains_lists(tmp_path: Path) -> None:
     with https_server(tmp_path, page=theirs, **served) as (port, ca, _other):
         (check,) = check_server("s1", variables, Address("127.0.0.1", port), ca)
     assert check.problem == "Postorius does not show this domain's lists"
+
+
+def mastodon_vars() -> dict[str, Any]:
+    """The shared instance's vhost: it belongs to no structure."""
+    vhost = {"name": "mastodon-shared", "kind": "mastodon", "instance": "shared", "enabled": True}
+    return {"nginx_vhosts": [{**vhost, "structure": None, "server_names": ["social.localhost"]}]}
+
+
+INSTANCE = b'{"domain":"social.localhost","title":"Mastodon","version":"4.3.0"}'
+
+
+@pytest.mark.parametrize(
+    ("pages", "problem"),
+    [
+        ({"/api/v2/instance": INSTANCE, "/api/v1/streaming/health": b"OK"}, None),
+        # Another instance behind this name.
+        (
+            {
+                "/api/v2/instance": INSTANCE.replace(b"social.localhost", b"social.other"),
+                "/api/v1/streaming/health": b"OK",
+            },
+            "the instance answers as social.other",
+        ),
+        # A website, not Mastodon.
+        (
+            {"/api/v2/instance": b"<html>Welcome</html>", "/api/v1/streaming/health": b"OK"},
+            "/api/v2/instance did not answer Mastodon's instance",
+        ),
+        # The web process answers, the streaming one does not (nginx's 502 is a status).
+        ({"/api/v2/instance": INSTANCE}, "HTTP status 404 (/api/v1/streaming/health)"),
+        (
+            {"/api/v2/instance": INSTANCE, "/api/v1/streaming/health": b"<html>502</html>"},
+            "the streaming server did not answer",
+        ),
+    ],
+)
+def test_a_mastodon_is_judged_by_its_instance_and_its_streaming(
+    tmp_path: Path, pages: dict[str, bytes], problem: str | None
+) -> None:
+    with https_server(tmp_path, name="social.localhost", pages=pages) as (port, ca, _other):
+        (check,) = check_server("s1", mastodon_vars(), Address("127.0.0.1", port), ca)
+    assert (check.structure, check.kind, check.name) == ("shared", "mastodon", "social.localhost")
+    assert check.problem == problem
+    assert check.ok is (problem is None)
 
 
 def test_a_page_of_someone_else_fails(tmp_path: Path) -> None:

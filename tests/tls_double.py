@@ -7,7 +7,7 @@ import datetime
 import http.server
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cryptography import x509
@@ -52,10 +52,12 @@ def https_server(
     page: bytes = PAGE,
     days: int = 90,
     path: str = "/",
+    pages: Mapping[str, bytes] | None = None,
 ) -> Iterator[tuple[int, Path, Path]]:
-    """Serve `page` at https://`name``path` (404 elsewhere) on 127.0.0.1, with a certificate
-    valid for `days` days from a CA of its own. Yields (port, that CA's file, another CA's
-    file)."""
+    """Serve `page` at https://`name``path` (or each of `pages`, {path: page}; 404 elsewhere)
+    on 127.0.0.1, with a certificate valid for `days` days from a CA of its own. Yields (port,
+    that CA's file, another CA's file)."""
+    served = dict(pages) if pages is not None else {path: page}
     ca_key, other_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
     ca = _certificate("test CA", ca_key, ca_key, days=days + 30)
     other = _certificate("other CA", other_key, other_key)
@@ -75,8 +77,8 @@ def https_server(
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            found = self.path == path
-            body = page if found else b""
+            found = self.path in served
+            body = served.get(self.path, b"")
             self.send_response(200 if found else 404)
             chunked = self.request_version == "HTTP/1.1"
             if chunked:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -43,10 +45,22 @@ DEMO_CA = DEMO_DIR / "ca" / "ca.pem"
 # Every vhost of the demo also answers <name>.localhost, which browsers resolve to this machine.
 LOCAL_SUFFIX = "localhost"
 HTTPS_PORT = 8443
-# Where the demo keeps the test suite's test release of Nextcloud when the control node's
-# artifact cache has no verified real release (it cannot be downloaded everywhere).
+# Where the demo keeps the test suite's test releases of Nextcloud and Mastodon when the
+# control node's artifact cache has no real release of the pinned version (they cannot be
+# downloaded everywhere).
 DEMO_ARTIFACTS = DEMO_DIR / "artifacts"
-TEST_RELEASE_BUILDER = PROJECT_ROOT / "tests" / "nextcloud_test_release" / "build.py"
+TEST_RELEASE_BUILDERS = {
+    kind: PROJECT_ROOT / "tests" / f"{kind}_test_release" / "build.py"
+    for kind in ("nextcloud", "mastodon")
+}
+PRODUCTS = {"nextcloud": "Nextcloud", "mastodon": "Mastodon"}
+
+
+def fetch_hint(kind: str, version: str) -> str:
+    """How an operator puts the real release of `kind` `version` in the cache."""
+    if kind in artifacts.KINDS:
+        return f"chaton artifacts fetch {kind} {version}"
+    return _("a prepared release, as roles/{kind}/README.md describes", kind=kind)
 
 
 def register(subparsers: Any) -> None:
@@ -158,40 +172,86 @@ def _demo(args: argparse.Namespace) -> int:
     return code
 
 
-def pinned_nextcloud_version(inventory: Path) -> str | None:
-    """The `nextcloud_version` the inventory's group_vars pin (None when none does)."""
+def pinned_versions(inventory: Path) -> dict[str, str]:
+    """{kind: version} of the releases the inventory's group_vars pin (`nextcloud_version`,
+    `mastodon_version`), for the kinds the demo has a test release of."""
+    pins: dict[str, str] = {}
     for path in sorted((inventory / "group_vars").glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if isinstance(data, dict) and isinstance(data.get("nextcloud_version"), str):
-            return str(data["nextcloud_version"])
-    return None
+        for kind in TEST_RELEASE_BUILDERS:
+            value = data.get(f"{kind}_version") if isinstance(data, dict) else None
+            if isinstance(value, str):
+                pins[kind] = value
+    return pins
+
+
+def real_release_ok(kind: str, version: str) -> bool:
+    """Whether the control node's artifact cache holds the real release of `kind` `version`,
+    intact: verified by `chaton artifacts` for the kinds it fetches; for a prepared Mastodon
+    release, a manifest that is not a test release's and an archive of its SHA-256."""
+    if kind in artifacts.KINDS:
+        return artifacts.check(kind, version).ok
+    folder = artifacts.artifact_folder(artifacts.default_cache(), kind, version)
+    try:
+        manifest = json.loads((folder / artifacts.MANIFEST).read_text(encoding="utf-8"))
+        archive = folder / str(manifest["file"])
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return manifest.get("test_release") is not True and digest == manifest.get("sha256")
+
+
+def _build_test_release(kind: str, version: str) -> None:
+    builder_path = TEST_RELEASE_BUILDERS[kind]
+    spec = importlib.util.spec_from_file_location(f"{kind}_test_release", builder_path)
+    if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repo
+        raise BadInput(_("{path} is missing", path=str(builder_path)))
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    builder.build(version, DEMO_ARTIFACTS)
 
 
 def demo_artifacts(inventory: Path) -> dict[str, str]:
-    """The environment that points the deploy at its artifact cache: the control node's when it
-    holds the pinned Nextcloud release, verified (`chaton artifacts fetch`); otherwise the
-    demo's own, where the test suite's test release of that version stands in for it, and the
-    demo says so."""
-    version = pinned_nextcloud_version(inventory)
-    if version is None or artifacts.check("nextcloud", version).ok:
+    """The environment that points the deploy at its artifact cache.
+
+    When the control node's cache holds every pinned release, real and intact, the deploy uses
+    it as it is. Otherwise the deploy reads the demo's own cache, where each missing release is
+    the test suite's test release of that version (the demo says so) and each real one is a link
+    to the control node's folder. The control node's cache is never written."""
+    pins = pinned_versions(inventory)
+    missing = {kind for kind, version in pins.items() if not real_release_ok(kind, version)}
+    if not missing:
         return {}
-    folder = artifacts.artifact_folder(DEMO_ARTIFACTS, "nextcloud", version)
-    if not (folder / artifacts.MANIFEST).is_file():
-        spec = importlib.util.spec_from_file_location("test_release", TEST_RELEASE_BUILDER)
-        if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repo
-            raise BadInput(_("{path} is missing", path=str(TEST_RELEASE_BUILDER)))
-        builder = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(builder)
-        builder.build(version, DEMO_ARTIFACTS)
-    print(
-        _(
-            "Nextcloud {version} is not in the artifact cache (chaton artifacts fetch nextcloud "
-            "{version}): the demo runs the test suite's test release of Nextcloud instead, which "
-            "is not Nextcloud ({path}).",
-            version=version,
-            path=str(folder),
+    for kind, version in sorted(pins.items()):
+        folder = artifacts.artifact_folder(DEMO_ARTIFACTS, kind, version)
+        if kind not in missing:
+            real = artifacts.artifact_folder(artifacts.default_cache(), kind, version).resolve()
+            if folder.is_symlink() or folder.exists():
+                if folder.resolve() == real:
+                    continue
+                if folder.is_symlink():
+                    folder.unlink()
+                else:
+                    shutil.rmtree(folder)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.symlink_to(real, target_is_directory=True)
+            continue
+        if folder.is_symlink():  # a real release the control node's cache no longer holds
+            folder.unlink()
+        manifest = folder / artifacts.MANIFEST
+        if not manifest.is_file() or not json.loads(manifest.read_text()).get("test_release"):
+            _build_test_release(kind, version)
+        print(
+            _(
+                "{product} {version} is not in the artifact cache ({how}): the demo runs the "
+                "test suite's test release of {product} instead, which is not {product} "
+                "({path}).",
+                product=PRODUCTS[kind],
+                version=version,
+                how=fetch_hint(kind, version),
+                path=str(folder),
+            )
         )
-    )
     return {artifacts.CACHE_ENV: str(DEMO_ARTIFACTS)}
 
 

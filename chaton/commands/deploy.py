@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _
+from chaton.loader import load_inventory
 from chaton.paths import PROJECT_ROOT
 from chaton.render import HOST_VARS, INVENTORY_FILE, recorded_local_suffix
 from chaton.runner import RunResult, run_playbook
 from chaton.secrets import SECRETS_FILE, password_file, read_password
+from chaton.selection import selection_inventory, selections
 from chaton.yamlio import load_vars
 
 SITE = PROJECT_ROOT / "playbooks" / "site.yml"
@@ -32,6 +35,14 @@ def register(subparsers: Any) -> None:
         description=_("Run the site playbook through ansible-runner and summarise what changed."),
     )
     add_inventory_argument(parser)
+    parser.add_argument(
+        "--structure",
+        metavar="SLUG",
+        help=_(
+            "deploy only what this structure needs: its instances and the shared ones it uses, "
+            "on the servers where they are (the other structures' pieces are not touched)"
+        ),
+    )
     add_run_options(parser)
     parser.set_defaults(func=_deploy)
 
@@ -122,31 +133,77 @@ def refuse_stale(root: Path, vault_password_file: Path | None = None) -> None:
         )
 
 
+def rendered_host_vars(root: Path) -> dict[str, dict[str, Any]]:
+    """{server: its rendered host_vars} (none before a render)."""
+    folder = generated_dir(root) / HOST_VARS
+    return {
+        path.stem: load_vars(path.read_text(encoding="utf-8")) or {}
+        for path in sorted(folder.glob("*.yml"))
+    }
+
+
 def structure_indexes(root: Path) -> dict[str, StructureIndex]:
     """{server: whose each of its instances is}, from the rendered host_vars (none before a
     render)."""
-    folder = generated_dir(root) / HOST_VARS
     return {
-        path.stem: StructureIndex.from_host_vars(load_vars(path.read_text(encoding="utf-8")) or {})
-        for path in sorted(folder.glob("*.yml"))
+        server: StructureIndex.from_host_vars(variables)
+        for server, variables in rendered_host_vars(root).items()
     }
+
+
+def structure_selection(root: Path, slug: str, limit: str | None) -> dict[str, dict[str, Any]]:
+    """{server: its chaton_selection} for `chaton deploy --structure slug`; BadInput for a
+    structure the inventory does not have, one with nothing placed, or with --limit."""
+    if limit:
+        raise BadInput(_("--structure chooses the servers itself: leave --limit out"))
+    if not (generated_dir(root) / INVENTORY_FILE).is_file():
+        raise BadInput(
+            _("{path}: not rendered yet: run `chaton render` first", path=str(generated_dir(root)))
+        )
+    known = sorted(load_inventory(root).structures)
+    if slug not in known:
+        raise BadInput(
+            _(
+                "no structure {slug} in the inventory (known: {known})",
+                slug=slug,
+                known=", ".join(known),
+            )
+        )
+    found = selections(rendered_host_vars(root), slug)
+    if not found:
+        raise BadInput(
+            _("{slug} has no service placed on any server: nothing to deploy", slug=slug)
+        )
+    return found
 
 
 def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunResult:
     """The site playbook on the inventory; `env`: more environment for Ansible (the demo's
     artifact cache)."""
     inputs = deploy_inputs(args.inventory, getattr(args, "vault_password_file", None))
-    return run_playbook(
-        SITE,
-        inputs.inventories,
-        limit=args.limit,
-        check=args.check,
-        diff=args.check,
-        accelerator=args.accelerator,
-        extra_args=inputs.extra_args,
-        env=env,
-        indexes=structure_indexes(args.inventory),
-    )
+    slug = getattr(args, "structure", None)
+    with tempfile.TemporaryDirectory(prefix="chaton-selection-") as folder:
+        inventories = list(inputs.inventories)
+        limit = args.limit
+        if slug:
+            found = structure_selection(args.inventory, slug, args.limit)
+            selection_file = Path(folder) / "selection.yml"
+            selection_file.write_text(
+                yaml.safe_dump(selection_inventory(found), sort_keys=True), encoding="utf-8"
+            )
+            inventories.append(selection_file)
+            limit = ",".join(found)
+        return run_playbook(
+            SITE,
+            inventories,
+            limit=limit,
+            check=args.check,
+            diff=args.check,
+            accelerator=args.accelerator,
+            extra_args=inputs.extra_args,
+            env=env,
+            indexes=structure_indexes(args.inventory),
+        )
 
 
 def print_summary(result: RunResult, *, as_json: bool = False) -> int:

@@ -23,10 +23,11 @@ def register(subparsers: Any) -> None:
         "verify",
         help=_("check the deployed services from the outside"),
         description=_(
-            "For every server of the inventory, check each website, Nextcloud and lists page over "
-            "HTTPS on the server's address: status 200, a certificate valid for its name for more "
-            "than {days} days, content of its own (a website names its structure, a Nextcloud "
-            "is installed and out of maintenance, Postorius shows the domain's lists). Servers "
+            "For every server of the inventory, check each website, Nextcloud, lists page and "
+            "Mastodon over HTTPS on the server's address: status 200, a certificate valid for its "
+            "name for more than {days} days, content of its own (a website names its structure, "
+            "a Nextcloud is installed and out of maintenance, Postorius shows the domain's lists, "
+            "a Mastodon's API names its domain and its streaming server answers). Servers "
             "run as local containers are reached on the port they publish on 127.0.0.1. Exit "
             "code 0 when all pass, 1 when one fails, 2 when the inventory is not rendered.",
             days=MIN_CERT_DAYS,

@@ -45,6 +45,37 @@ def ansible_playbook(
     )
 
 
+def converge(
+    host_name: str, scenario: Path, *options: str, timeout: int = 900, **extra_vars: Any
+) -> subprocess.CompletedProcess[str]:
+    """The scenario's converge.yml again on its test host, with extra variables (another version
+    for an instance, a chaton_selection); `options`: more ansible-playbook options (--tags)."""
+    return ansible_playbook(
+        host_name,
+        scenario / "converge.yml",
+        "--extra-vars",
+        json.dumps(extra_vars),
+        *options,
+        timeout=timeout,
+    )
+
+
+def occ(host: Any, name: str, *args: str, check: bool = True) -> Any:
+    """occ of Nextcloud instance `name`, as the nextcloud role runs it: as the instance's user,
+    with its configuration folder, from its release link (/srv/nextcloud/<name>)."""
+    command = shlex.join(
+        [
+            "runuser", "-u", f"nextcloud-{name}", "--", "env",
+            f"NEXTCLOUD_CONFIG_DIR=/srv/nextcloud/{name}/config/",
+            "php", f"/srv/nextcloud/{name}/release/occ", *args,
+        ]
+    )  # fmt: skip
+    result = host.run(command)
+    if check:
+        assert result.rc == 0, result.stdout + result.stderr
+    return result
+
+
 def wait_for(host: Any, command: str, seconds: float = 60) -> Any:
     """Run `command` on the test host until it succeeds, at most `seconds`; its last result."""
     deadline = time.monotonic() + seconds

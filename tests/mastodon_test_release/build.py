@@ -53,6 +53,10 @@ def parse_version(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
+# What the test release's programs need from Debian beyond the role's mastodon_packages.
+DEBIAN_PACKAGES = ("ruby-pg", "ruby-redis")
+
+
 def requirements(version: str) -> dict[str, str]:
     """The runtimes the release needs, as upstream's release notes state them: Ruby 3.1 and Node.js
     18 or newer for 4.3, Ruby 3.2 and Node.js 20 or newer from 4.4 on."""
@@ -154,8 +158,10 @@ def test_release_text(version: str) -> str:
         "(source, vendored gems, precompiled assets) where the real one cannot be downloaded.\n"
         "Its programs run on Debian's Ruby (with Debian's ruby-pg and ruby-redis) and Node.js:\n"
         "\n"
-        "  bin/puma      the web process: /health, and /chaton-test-release.json (its Unix user,\n"
-        "                settings, database, Redis), on $SOCKET or $BIND:$PORT\n"
+        "  bin/puma      the web process: / (a page naming the instance), /health,\n"
+        "                /api/v2/instance (its domain, title and version), and\n"
+        "                /chaton-test-release.json (its Unix user, settings, database, Redis),\n"
+        "                on $SOCKET or $BIND:$PORT\n"
         "  streaming/    the streaming process: /api/v1/streaming/health, a WebSocket handshake\n"
         "  bin/sidekiq   a long-running process writing a heartbeat to the instance's Redis\n"
         "  bin/tootctl   accounts create/modify, media remove, preview_cards remove, version\n"
@@ -218,6 +224,8 @@ def build(version: str, cache_dir: Path) -> Path:
         f"mastodon-{version}.tar.gz",
         archive_bytes(version),
         requires=requirements(version),
+        # The stand-ins' gems: Debian's (a prepared release vendors its own).
+        debian_packages=list(DEBIAN_PACKAGES),
         product_name=PRODUCT_NAME,
         source="tests/mastodon_test_release/build.py (a test double, not Mastodon)",
     )

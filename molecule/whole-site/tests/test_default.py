@@ -22,6 +22,7 @@ from scenario_tools import (
     assert_list_post_signed_and_archived,
     dkim_report,
     mailman_rest,
+    occ,
     postorius_login,
     postorius_status,
     wait_for,
@@ -236,13 +237,67 @@ def test_each_nextcloud_answers_as_its_own_instance(host):
         assert page["redis"]["ok"] is True
 
 
-def test_a_structures_nextcloud_accounts_are_created(host):
-    home = "/srv/nextcloud/velo-cite"
-    command = (
-        f"runuser -u nextcloud-velo-cite -- env NEXTCLOUD_CONFIG_DIR={home}/config/ "
-        f"php {home}/release/occ group:list --output=json"
+def rendered_mastodons():
+    """The Mastodon instances `chaton render` placed on fabrique-1."""
+    host_vars = WHOLE_SITE / "example" / "generated" / "host_vars" / "fabrique-1.yml"
+    return yaml.safe_load(host_vars.read_text(encoding="utf-8").replace("!unsafe", ""))[
+        "mastodon_instances"
+    ]
+
+
+def test_each_mastodon_answers_as_its_own_instance(host):
+    """The shared instance and Réseau des Jardins' dedicated one, over HTTPS through nginx: the
+    test release of Mastodon runs as the instance, on its own database and Redis, with its
+    sidekiq beating and its streaming server answering."""
+    instances = {i["name"]: i for i in rendered_mastodons()}
+    domains = {
+        "shared": "social.fabrique-transition.org",
+        "reseau-jardins": "social.reseau-jardins.org",
+    }
+    assert {name: i["domain"] for name, i in instances.items()} == domains
+    for name, domain in domains.items():
+
+        def get(path, domain=domain):
+            answer = host.run(
+                f"curl -sk --max-time 20 --resolve {domain}:443:127.0.0.1 'https://{domain}{path}'"
+            )
+            assert answer.rc == 0, answer.stderr
+            return answer.stdout
+
+        assert json.loads(get("/api/v2/instance"))["domain"] == domain
+        assert get("/api/v1/streaming/health") == "OK"
+        proof = json.loads(get("/chaton-test-release.json"))
+        assert proof["product_name"] == "Mastodon test release"
+        assert proof["unix_user"] == f"mastodon-{name}"
+        assert proof["db"]["current_database"] == f"mastodon_{name.replace('-', '_')}"
+        assert proof["redis"]["ok"] is True and proof["missing_env"] == []
+        assert proof["redis"]["sidekiq_heartbeat_age"] is not None
+    for process in ("web", "sidekiq", "streaming"):
+        for name in domains:
+            assert host.service(f"mastodon-{process}@{name}").is_running
+
+
+def test_each_structure_has_its_account_on_the_shared_mastodon(host):
+    """One account per structure with Mastodon accounts (structures/*.yml, by hand), at its first
+    contact's address, and the hosting association's moderators' account."""
+    query = (
+        "SELECT a.username, u.email, coalesce(r.name, '') FROM accounts a"
+        " JOIN users u ON u.account_id = a.id LEFT JOIN user_roles r ON r.id = u.role_id"
+        " WHERE a.domain IS NULL ORDER BY a.username"
     )
-    groups = json.loads(host.check_output(command))
+    rows = host.check_output(
+        f"runuser -u postgres -- psql --no-psqlrc -tA -d mastodon_shared -c {shlex.quote(query)}"
+    ).splitlines()
+    assert rows == [
+        "chaton_admin|contact@alolise.fr|Admin",
+        "epicerie_coop|coordination@epicerie-coop.fr|",
+        "theatre_du_lien|louise@theatre-du-lien.fr|",
+        "velo_cite|camille.martin@velo-cite.fr|",
+    ]
+
+
+def test_a_structures_nextcloud_accounts_are_created(host):
+    groups = json.loads(occ(host, "velo-cite", "group:list", "--output=json").stdout)
     assert sorted(groups["bureau"]) == ["camille", "yanis"]
     assert groups["atelier"] == ["yanis"] and groups["benevoles"] == []
 

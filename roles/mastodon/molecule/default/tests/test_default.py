@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import scenario_tools
 import yaml
-from scenario_tools import ansible_playbook, assert_database_refused, connects
+from scenario_tools import assert_database_refused, connects
 
 HOST = "chaton-test-mastodon"
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -87,14 +88,7 @@ def env_digest(host, name: str) -> str:
 def converge(*options: str, **extra_vars: Any) -> subprocess.CompletedProcess[str]:
     """The scenario's converge again, with extra variables (another version for an instance);
     `options`: more ansible-playbook options (--tags mastodon: this role's tasks only)."""
-    return ansible_playbook(
-        HOST,
-        SCENARIO / "converge.yml",
-        "--extra-vars",
-        json.dumps(extra_vars),
-        *options,
-        timeout=900,
-    )
+    return scenario_tools.converge(HOST, SCENARIO, *options, **extra_vars)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +130,12 @@ def test_health_of_web_and_streaming_through_https(host, name):
     assert "strict-transport-security:" in web.stdout.lower()
     streaming = fetch(host, name, "/api/v1/streaming/health", "-D", "-")
     assert streaming.stdout.startswith("HTTP/2 200") and streaming.stdout.endswith("OK")
+    # The page the demo prints the address of names the instance.
+    home = fetch(host, name, "/", "-D", "-")
+    assert home.stdout.startswith("HTTP/2 200") and f"<h1>{DOMAINS[name]}</h1>" in home.stdout
+    # What `chaton verify` asks: the instance's API names its own domain.
+    instance = json.loads(fetch(host, name, "/api/v2/instance").stdout)
+    assert instance["domain"] == DOMAINS[name] and instance["version"] == "4.3.0"
     page = json.loads(fetch(host, name, "/api/v1/streaming/chaton-test-release").stdout)
     assert page["unix_user"] == f"mastodon-{name}"
     assert page["local_domain"] == DOMAINS[name] and page["node_env"] == "production"

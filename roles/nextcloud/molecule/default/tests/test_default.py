@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import scenario_tools
 import yaml
-from scenario_tools import ansible_playbook, assert_database_refused, connects
+from scenario_tools import assert_database_refused, connects, occ
 
 HOST = "chaton-test-nextcloud"
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -24,21 +25,6 @@ RELEASES = "/opt/nextcloud/releases"
 
 def secret(name: str, purpose: str) -> str:
     return SECRETS[f"nextcloud/{name}/{purpose}"]
-
-
-def occ(host, name: str, *args: str, check: bool = True):
-    """occ of instance `name`, as the role runs it (its user, its configuration folder)."""
-    command = shlex.join(
-        [
-            "runuser", "-u", f"nextcloud-{name}", "--", "env",
-            f"NEXTCLOUD_CONFIG_DIR=/srv/nextcloud/{name}/config/",
-            "php", f"/srv/nextcloud/{name}/release/occ", *args,
-        ]
-    )  # fmt: skip
-    result = host.run(command)
-    if check:
-        assert result.rc == 0, result.stdout + result.stderr
-    return result
 
 
 def status(host, name: str) -> dict[str, Any]:
@@ -71,14 +57,7 @@ def converge(*options: str, **extra_vars: Any) -> subprocess.CompletedProcess[st
     """The scenario's converge again, with extra variables (another version for an instance);
     `options`: more ansible-playbook options (--tags nextcloud: only this role's tasks, when the
     databases, caches and pools are already there)."""
-    return ansible_playbook(
-        HOST,
-        SCENARIO / "converge.yml",
-        "--extra-vars",
-        json.dumps(extra_vars),
-        *options,
-        timeout=900,
-    )
+    return scenario_tools.converge(HOST, SCENARIO, *options, **extra_vars)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 
 import pytest
+from scenario_tools import occ
 
 VERSION = os.environ["NEXTCLOUD_LIVE_VERSION"]
 
 
-def occ(host, name: str, *args: str) -> str:
-    command = shlex.join(
-        [
-            "runuser", "-u", f"nextcloud-{name}", "--", "env",
-            f"NEXTCLOUD_CONFIG_DIR=/srv/nextcloud/{name}/config/",
-            "php", f"/srv/nextcloud/{name}/release/occ", *args,
-        ]
-    )  # fmt: skip
-    result = host.run(command)
-    assert result.rc == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 @pytest.mark.parametrize("name", ["alpha", "beta"])
 def test_installed_at_the_version_asked_for(host, name):
-    status = json.loads(occ(host, name, "status", "--output=json"))
+    status = json.loads(occ(host, name, "status", "--output=json").stdout)
     assert status["installed"] is True and status["versionstring"] == VERSION
     assert status["maintenance"] is False and status["needsDbUpgrade"] is False
     assert "test release" not in status.get("productname", "").lower()
@@ -35,7 +22,7 @@ def test_installed_at_the_version_asked_for(host, name):
 
 @pytest.mark.parametrize("name", ["alpha", "beta"])
 def test_setup_checks_report_no_error(host, name):
-    checks = json.loads(occ(host, name, "setupchecks", "--output=json"))
+    checks = json.loads(occ(host, name, "setupchecks", "--output=json").stdout)
     errors = [
         f"{category}/{check}: {result.get('description')}"
         for category, results in checks.items()

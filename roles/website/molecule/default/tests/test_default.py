@@ -2,10 +2,13 @@
 and the Hugo build from git that never breaks a published site."""
 
 import shlex
+from pathlib import Path
 
 import pytest
-from scenario_tools import wait_for
+from scenario_tools import converge, wait_for
 
+SCENARIO = Path(__file__).resolve().parents[1]
+HOST = "chaton-test-website"
 KEY = "/root/.ssh/alpha_key"
 SSH_OPTIONS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
 PASSWORDS = {
@@ -149,14 +152,44 @@ rm -rf "$work"
 
 def test_a_new_commit_is_published_and_a_broken_one_is_not(host):
     wait_for(host, "grep -q '<p>version' /srv/www/beta/public/index.html", 90)
-    # Wait for the build the role started to end before starting one ourselves.
-    wait_for(host, "! systemctl is-active --quiet chaton-website-build-beta.service", 90)
-    commit(host, "layouts/index.html", "<h1>{{ .Site.Title }}</h1><p>version 2</p>\n", "v2")
-    host.run_expect([0], "systemctl start chaton-website-build-beta.service")
-    assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
+    # The timer may start a build at any time; one running when we push would be the
+    # build our `systemctl start` joins, and it would build the commit before ours.
+    host.run_expect([0], "systemctl stop chaton-website-build-beta.timer")
+    try:
+        # Wait for the build the role (or the timer) started to end before starting ours.
+        wait_for(host, "! systemctl is-active --quiet chaton-website-build-beta.service", 90)
+        commit(host, "layouts/index.html", "<h1>{{ .Site.Title }}</h1><p>version 2</p>\n", "v2")
+        host.run_expect([0], "systemctl start chaton-website-build-beta.service")
+        assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
 
-    commit(host, "layouts/index.html", "<p>{{ .Site.NoSuchThing.Broken }}</p>\n", "broken")
-    failed = host.run("systemctl start chaton-website-build-beta.service")
-    assert failed.rc != 0
-    # The published site is still version 2.
-    assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
+        commit(host, "layouts/index.html", "<p>{{ .Site.NoSuchThing.Broken }}</p>\n", "broken")
+        failed = host.run("systemctl start chaton-website-build-beta.service")
+        assert failed.rc != 0, host.run(
+            "journalctl -u chaton-website-build-beta --no-pager -n 20"
+        ).stdout
+        # The published site is still version 2.
+        assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
+    finally:
+        host.run_expect([0], "systemctl start chaton-website-build-beta.timer")
+
+
+def test_a_structures_deploy_works_on_its_site_only(host):
+    """`chaton deploy --structure beta` (its chaton_selection): beta's folders and git settings are
+    put right, alpha's are left as they were, and no site is taken for one no longer listed."""
+    # (chmod keeps a folder's setgid bit: 0700 leaves 2700.)
+    host.run_expect([0], "chmod 0700 /srv/www/alpha/public /srv/www/beta/public")
+    host.run_expect([0], "rm /etc/chaton-website/beta/branch")
+    try:
+        run = converge(HOST, SCENARIO, chaton_selection={"structure": "beta", "instances": []})
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert host.file("/srv/www/beta/public").mode == 0o2750
+        assert host.file("/etc/chaton-website/beta/branch").content_string == "main\n"
+        assert host.file("/srv/www/alpha/public").mode == 0o2700
+        assert "no longer listed" not in run.stdout
+        assert host.file("/etc/systemd/system/chaton-website-build-beta.timer").exists
+        assert host.file("/srv/www/gamma").is_directory and host.user("website-gamma").exists
+    finally:
+        # A whole deploy puts alpha right too.
+        run = converge(HOST, SCENARIO)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert host.file("/srv/www/alpha/public").mode == 0o2750
