@@ -46,3 +46,15 @@ def run_group(
             process.communicate()
             raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def run_live_scenario(role: str, env: dict[str, str]) -> None:
+    """`molecule test -s live` of `role` (the role against a real release), in a process group
+    of its own; fails with the end of its output when the scenario fails."""
+    scenario = run_group(
+        [str(BIN / "molecule"), "test", "--scenario-name", "live"],
+        cwd=ROOT / "roles" / role,
+        env=env,
+        timeout=3600,
+    )
+    assert scenario.returncode == 0, (scenario.stdout + scenario.stderr)[-5000:]

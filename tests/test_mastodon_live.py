@@ -8,10 +8,9 @@ the cache holds no prepared release of the version, the test is skipped and says
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
-from support import BIN, ROOT, tool_env
+from support import run_live_scenario, tool_env
 
 from chaton import artifacts
 from chaton.commands.demo import real_release_ok
@@ -31,9 +30,4 @@ def test_live_release() -> None:
             "a prepared release is; its sources and gems cannot be downloaded here)"
         )
     env = tool_env(CHATON_ARTIFACTS_DIR=str(cache), MASTODON_LIVE_VERSION=VERSION)
-    scenario = subprocess.run(
-        [str(BIN / "molecule"), "test", "--scenario-name", "live"],
-        cwd=ROOT / "roles" / "mastodon",
-        env=env, capture_output=True, text=True, check=False, timeout=3600,
-    )  # fmt: skip
-    assert scenario.returncode == 0, (scenario.stdout + scenario.stderr)[-5000:]
+    run_live_scenario("mastodon", env)

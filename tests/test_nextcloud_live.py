@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import BIN, ROOT, tool_env
+from support import BIN, run_live_scenario, tool_env
 
 from chaton import artifacts
 
@@ -52,9 +52,4 @@ def test_live_release(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, check=False, timeout=1800,
     )  # fmt: skip
     assert fetched.returncode == 0, fetched.stdout + fetched.stderr
-    scenario = subprocess.run(
-        [str(BIN / "molecule"), "test", "--scenario-name", "live"],
-        cwd=ROOT / "roles" / "nextcloud",
-        env=env, capture_output=True, text=True, check=False, timeout=3600,
-    )  # fmt: skip
-    assert scenario.returncode == 0, (scenario.stdout + scenario.stderr)[-5000:]
+    run_live_scenario("nextcloud", env)
