@@ -42,7 +42,7 @@ from typing import Any
 import yaml
 
 from chaton import artifacts, containers
-from chaton.commands.demo import TEST_RELEASE_BUILDERS, pinned_versions
+from chaton.commands.demo import build_test_release, pinned_versions
 from chaton.paths import PROJECT_ROOT
 from chaton.runner import FACT_CACHE
 
@@ -178,9 +178,7 @@ def test_releases(cache: Path) -> None:
     are not in the cache)."""
     for kind, version in pinned_versions(EXAMPLE).items():
         if not (artifacts.artifact_folder(cache, kind, version) / artifacts.MANIFEST).is_file():
-            subprocess.run(
-                [sys.executable, str(TEST_RELEASE_BUILDERS[kind]), version, str(cache)], check=True
-            )
+            build_test_release(kind, version, cache)
 
 
 def ssh_defaults_env(folder: Path) -> tuple[dict[str, str], Path]:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from support import ROOT
 
-from chaton.commands.deploy import structure_selection
+from chaton.commands.deploy import rendered_host_vars, structure_selection
 from chaton.errors import BadInput
 from chaton.runner import run_playbook
 from chaton.selection import selection_inventory, selections, server_selection
@@ -187,7 +187,7 @@ def rendered(tmp_path: Path) -> Path:
 
 
 def test_deploy_structure_selects_the_servers_with_the_structure(rendered: Path) -> None:
-    found = structure_selection(rendered, "velo-cite", None)
+    found = structure_selection(rendered, rendered_host_vars(rendered), "velo-cite", None)
     assert list(found) == ["fabrique-1"]
     assert found["fabrique-1"]["structure"] == "velo-cite"
 
@@ -203,7 +203,7 @@ def test_deploy_structure_refuses_bad_input(
     rendered: Path, slug: str, limit: str | None, message: str
 ) -> None:
     with pytest.raises(BadInput, match=message.replace("(", r"\(")):
-        structure_selection(rendered, slug, limit)
+        structure_selection(rendered, rendered_host_vars(rendered), slug, limit)
 
 
 def test_deploy_structure_before_a_render_is_refused(tmp_path: Path) -> None:
@@ -212,4 +212,4 @@ def test_deploy_structure_before_a_render_is_refused(tmp_path: Path) -> None:
         ROOT / "inventories" / "example", root, ignore=shutil.ignore_patterns("generated")
     )
     with pytest.raises(BadInput, match="not rendered yet"):
-        structure_selection(root, "velo-cite", None)
+        structure_selection(root, {}, "velo-cite", None)

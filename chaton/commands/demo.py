@@ -201,14 +201,15 @@ def real_release_ok(kind: str, version: str) -> bool:
     return manifest.get("test_release") is not True and digest == manifest.get("sha256")
 
 
-def _build_test_release(kind: str, version: str) -> None:
+def build_test_release(kind: str, version: str, cache: Path) -> None:
+    """Write the test suite's test release of `kind` `version` into the artifact cache `cache`."""
     builder_path = TEST_RELEASE_BUILDERS[kind]
     spec = importlib.util.spec_from_file_location(f"{kind}_test_release", builder_path)
     if spec is None or spec.loader is None:  # pragma: no cover - the file is in the repo
         raise BadInput(_("{path} is missing", path=str(builder_path)))
     builder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(builder)
-    builder.build(version, DEMO_ARTIFACTS)
+    builder.build(version, cache)
 
 
 def demo_artifacts(inventory: Path) -> dict[str, str]:
@@ -240,7 +241,7 @@ def demo_artifacts(inventory: Path) -> dict[str, str]:
             folder.unlink()
         manifest = folder / artifacts.MANIFEST
         if not manifest.is_file() or not json.loads(manifest.read_text()).get("test_release"):
-            _build_test_release(kind, version)
+            build_test_release(kind, version, DEMO_ARTIFACTS)
         print(
             _(
                 "{product} {version} is not in the artifact cache ({how}): the demo runs the "

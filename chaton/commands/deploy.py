@@ -142,18 +142,19 @@ def rendered_host_vars(root: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def structure_indexes(root: Path) -> dict[str, StructureIndex]:
-    """{server: whose each of its instances is}, from the rendered host_vars (none before a
-    render)."""
+def structure_indexes(host_vars: Mapping[str, Mapping[str, Any]]) -> dict[str, StructureIndex]:
+    """{server: whose each of its instances is}, from the rendered host_vars."""
     return {
-        server: StructureIndex.from_host_vars(variables)
-        for server, variables in rendered_host_vars(root).items()
+        server: StructureIndex.from_host_vars(variables) for server, variables in host_vars.items()
     }
 
 
-def structure_selection(root: Path, slug: str, limit: str | None) -> dict[str, dict[str, Any]]:
-    """{server: its chaton_selection} for `chaton deploy --structure slug`; BadInput for a
-    structure the inventory does not have, one with nothing placed, or with --limit."""
+def structure_selection(
+    root: Path, host_vars: Mapping[str, Mapping[str, Any]], slug: str, limit: str | None
+) -> dict[str, dict[str, Any]]:
+    """{server: its chaton_selection} for `chaton deploy --structure slug`, from the rendered
+    `host_vars`; BadInput for a structure the inventory does not have, one with nothing placed,
+    or with --limit."""
     if limit:
         raise BadInput(_("--structure chooses the servers itself: leave --limit out"))
     if not (generated_dir(root) / INVENTORY_FILE).is_file():
@@ -169,7 +170,7 @@ def structure_selection(root: Path, slug: str, limit: str | None) -> dict[str, d
                 known=", ".join(known),
             )
         )
-    found = selections(rendered_host_vars(root), slug)
+    found = selections(host_vars, slug)
     if not found:
         raise BadInput(
             _("{slug} has no service placed on any server: nothing to deploy", slug=slug)
@@ -182,11 +183,12 @@ def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Ru
     artifact cache)."""
     inputs = deploy_inputs(args.inventory, getattr(args, "vault_password_file", None))
     slug = getattr(args, "structure", None)
+    host_vars = rendered_host_vars(args.inventory)
     with tempfile.TemporaryDirectory(prefix="chaton-selection-") as folder:
         inventories = list(inputs.inventories)
         limit = args.limit
         if slug:
-            found = structure_selection(args.inventory, slug, args.limit)
+            found = structure_selection(args.inventory, host_vars, slug, args.limit)
             selection_file = Path(folder) / "selection.yml"
             selection_file.write_text(
                 yaml.safe_dump(selection_inventory(found), sort_keys=True), encoding="utf-8"
@@ -202,7 +204,7 @@ def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Ru
             accelerator=args.accelerator,
             extra_args=inputs.extra_args,
             env=env,
-            indexes=structure_indexes(args.inventory),
+            indexes=structure_indexes(host_vars),
         )
 
 
