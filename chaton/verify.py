@@ -8,17 +8,24 @@ than `MIN_CERT_DAYS` days, and content that is its own:
 - mailman: Postorius's list index names the structure's list domain;
 - mastodon: the instance API (/api/v2/instance) names the vhost's domain as the instance's, and
   the streaming server answers its health check through the same vhost.
+
+Given a way to run a command on each server (podman exec for a local container, ssh otherwise),
+the systemd units each structure's services run on are checked too: `systemctl is-active` must
+say "active" for every one (see `expected_units`).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import shlex
 import socket
 import ssl
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +44,14 @@ CHECK_PATHS: dict[str, tuple[str, ...]] = {
 }
 CHECKED_KINDS = tuple(CHECK_PATHS)
 _BODY_LIMIT = 1_000_000
+# The structure column of the units every structure of a server relies on (nginx, Postfix…): not a
+# structure's slug, which has no parentheses.
+SERVER_UNITS = "(server)"
+UNITS_KIND = "units"
+# Debian 12's PostgreSQL cluster and PHP-FPM units (the postgresql and php_fpm roles' own).
+POSTGRESQL_UNIT = "postgresql@15-main.service"
+PHP_FPM_UNIT = "php8.2-fpm.service"
+MASTODON_PROCESSES = ("web", "sidekiq", "streaming")
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,28 @@ class Address:
 
     host: str
     port: int = 443
+
+
+@dataclass(frozen=True)
+class Shell:
+    """How a command runs on a server: an argv prefix (`podman exec NAME`), or an ssh command
+    line to which the command is given as one quoted string."""
+
+    prefix: tuple[str, ...]
+    ssh: bool = False
+    # Variables added to the environment of the command (podman's CONTAINERS_CONF).
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+    def run(self, argv: Sequence[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        command = [*self.prefix, shlex.join(argv)] if self.ssh else [*self.prefix, *argv]
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, **dict(self.extra_env)} if self.extra_env else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -209,13 +246,98 @@ def _answer_problem(answer: Answer, path: str) -> str | None:
     return None
 
 
+def expected_units(host_vars: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{structure (SERVER_UNITS for the server's own): the systemd units that must be active}
+    on a server, from its generated host_vars. A suspended structure's units are stopped on
+    purpose: not listed."""
+    units: dict[str, list[str]] = {}
+
+    def add(structure: str, *names: str) -> None:
+        units.setdefault(structure, []).extend(names)
+
+    if host_vars.get("nginx_vhosts"):
+        add(SERVER_UNITS, "nginx.service")
+    add(SERVER_UNITS, "postfix.service")
+    if host_vars.get("postgresql_databases"):
+        add(SERVER_UNITS, POSTGRESQL_UNIT)
+    if host_vars.get("php_fpm_pools"):
+        add(SERVER_UNITS, PHP_FPM_UNIT)
+    if host_vars.get("opendkim_keys"):
+        add(SERVER_UNITS, "opendkim.service")
+    if host_vars.get("mailman_domains"):
+        add(SERVER_UNITS, "mailman3.service", "mailman3-web.service")
+    for site in host_vars.get("website_sites", []):
+        if site["enabled"] and site.get("git"):
+            add(site["structure"], f"chaton-website-build-{site['name']}.timer")
+    for cloud in host_vars.get("nextcloud_instances", []):
+        if cloud["enabled"]:
+            add(
+                cloud["structure"],
+                f"nextcloud-cron@{cloud['name']}.timer",
+                f"redis-server@{cloud['redis']}.service",
+            )
+    for social in host_vars.get("mastodon_instances", []):
+        if social["enabled"]:
+            add(
+                social["structure"] or "shared",
+                *(f"mastodon-{process}@{social['name']}.service" for process in MASTODON_PROCESSES),
+                f"mastodon-cleanup@{social['name']}.timer",
+                f"redis-server@{social['redis']}.service",
+            )
+    return units
+
+
+def unit_states(shell: Shell, units: Sequence[str]) -> dict[str, str]:
+    """{unit: what `systemctl is-active` says of it} on the server `shell` reaches. Raises
+    OSError (or subprocess.TimeoutExpired) when the server cannot be asked."""
+    result = shell.run(["systemctl", "is-active", "--", *units])
+    states = result.stdout.split()
+    # is-active prints one word a unit and exits 3 when one is not active; anything else is a
+    # failure to ask (no such container, ssh refused).
+    if len(states) != len(units) or result.returncode not in (0, 3):
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise OSError(detail[-1] if detail else f"exit code {result.returncode}")
+    return dict(zip(units, states, strict=True))
+
+
+def check_units(server: str, host_vars: Mapping[str, Any], shell: Shell) -> list[Check]:
+    """One check a structure of the server (and one for the server's own units): every unit of
+    `expected_units` active."""
+    units = expected_units(host_vars)
+    every = [unit for names in units.values() for unit in names]
+    try:
+        states = unit_states(shell, every)
+        error = None
+    except (OSError, subprocess.TimeoutExpired) as failure:
+        states, error = {}, _("could not ask systemd: {reason}", reason=str(failure))
+    checks = []
+    for structure, names in units.items():
+        inactive = [
+            f"{unit} ({states.get(unit)})" for unit in names if states.get(unit) != "active"
+        ]
+        problem = error or (
+            _("not active: {units}", units=", ".join(inactive)) if inactive else None
+        )
+        label = _("{count} systemd unit(s)", count=len(names))
+        checks.append(
+            Check(server, structure, UNITS_KIND, label, None, None, problem is None, problem)
+        )
+    return checks
+
+
 def check_collective(
-    generated: Path, addresses: Mapping[str, Address], ca: Path | None
+    generated: Path,
+    addresses: Mapping[str, Address],
+    ca: Path | None,
+    shells: Mapping[str, Shell] | None = None,
 ) -> list[Check]:
-    """Check every server of `addresses` from its generated host_vars."""
+    """Check every server of `addresses` from its generated host_vars: its units first when
+    `shells` says how to reach it, then its vhosts."""
     checks: list[Check] = []
     for server, address in sorted(addresses.items()):
         path = generated / HOST_VARS / f"{server}.yml"
         host_vars = load_vars(path.read_text(encoding="utf-8")) or {}
+        if shells is not None and server in shells:
+            checks += check_units(server, host_vars, shells[server])
         checks += check_server(server, host_vars, address, ca)
     return checks

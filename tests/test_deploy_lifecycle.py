@@ -151,9 +151,9 @@ def killed_deploy(root: Path, password: Path) -> str:
     return output
 
 
-def verify(root: Path, ca: Path) -> list[dict[str, object]]:
+def verify(root: Path, ca: Path, code: int = 0) -> list[dict[str, object]]:
     checked = chaton("verify", "--inventory", str(root), "--ca-file", str(ca), "--json")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.returncode == code, checked.stdout + checked.stderr
     return list(json.loads(checked.stdout))
 
 
@@ -178,10 +178,22 @@ def test_a_collectives_life_killed_deploy_onboarding_and_whole_deploy(tmp_path: 
         deploy(root, password)
         assert vault.read_bytes() == vault_before
         checks = verify(root, ca)
+        # The site is not built from git: the structure has no unit of its own, the server's
+        # (nginx, Postfix, PostgreSQL, OpenDKIM, Mailman's two) are checked.
         assert sorted((c["structure"], c["kind"]) for c in checks) == [
+            ("(server)", "units"),
             ("amis-du-lavoir", "mailman"),
             ("amis-du-lavoir", "website"),
         ]
+        assert checks[0]["name"] == "6 systemd unit(s)", checks
+
+        # A stopped unit is found and named (the lists still answer: only the signer stopped).
+        containers.exec_in(HOST.name, "systemctl", "stop", "opendkim.service")
+        try:
+            (failed,) = [c for c in verify(root, ca, code=1) if not c["ok"]]
+        finally:
+            containers.exec_in(HOST.name, "systemctl", "start", "opendkim.service")
+        assert failed["problem"] == "not active: opendkim.service (inactive)", failed
 
         # 2. A second structure, deployed alone: the first one's pieces are not touched.
         add_structure(root, SECOND)
@@ -195,6 +207,7 @@ def test_a_collectives_life_killed_deploy_onboarding_and_whole_deploy(tmp_path: 
         assert set(changed[SERVER]) <= {"fournil-solidaire", ""}, alone
         checks = verify(root, ca)
         assert sorted((c["structure"], c["kind"]) for c in checks) == [
+            ("(server)", "units"),
             ("amis-du-lavoir", "mailman"),
             ("amis-du-lavoir", "website"),
             ("fournil-solidaire", "mailman"),

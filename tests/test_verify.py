@@ -8,9 +8,20 @@ from typing import Any
 import pytest
 from tls_double import https_server
 
-from chaton.commands.verify import server_addresses
+from chaton.commands.verify import server_addresses, server_shells
 from chaton.errors import BadInput
-from chaton.verify import MIN_CERT_DAYS, Address, check_server, names
+from chaton.paths import PROJECT_ROOT
+from chaton.verify import (
+    MIN_CERT_DAYS,
+    SERVER_UNITS,
+    Address,
+    Shell,
+    check_server,
+    check_units,
+    expected_units,
+    names,
+)
+from chaton.yamlio import load_vars
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -204,3 +215,131 @@ def test_server_addresses_from_the_inventory(tmp_path: Path) -> None:
     )
     with pytest.raises(BadInput, match=r"publishes no HTTPS port on 127\.0\.0\.1"):
         server_addresses(hosts)
+
+
+GOLDEN = PROJECT_ROOT / "tests" / "render" / "golden" / "example" / "host_vars" / "fabrique-1.yml"
+
+
+def test_the_units_of_the_example_collective() -> None:
+    """Worked out by hand from the example's structure files: only the Épicerie's site is built
+    from git; four Nextclouds; the Réseau des Jardins' own Mastodon and the shared one; lists."""
+    units = expected_units(load_vars(GOLDEN.read_text(encoding="utf-8")))
+    mastodon = "mastodon-{}@{}.service"
+    assert units == {
+        SERVER_UNITS: [
+            "nginx.service",
+            "postfix.service",
+            "postgresql@15-main.service",
+            "php8.2-fpm.service",
+            "opendkim.service",
+            "mailman3.service",
+            "mailman3-web.service",
+        ],
+        "epicerie-coop": [
+            "chaton-website-build-epicerie-coop.timer",
+            "nextcloud-cron@epicerie-coop.timer",
+            "redis-server@nextcloud-epicerie-coop.service",
+        ],
+        "monnaie-locale": [
+            "nextcloud-cron@monnaie-locale.timer",
+            "redis-server@nextcloud-monnaie-locale.service",
+        ],
+        "theatre-du-lien": [
+            "nextcloud-cron@theatre-du-lien.timer",
+            "redis-server@nextcloud-theatre-du-lien.service",
+        ],
+        "velo-cite": [
+            "nextcloud-cron@velo-cite.timer",
+            "redis-server@nextcloud-velo-cite.service",
+        ],
+        "reseau-jardins": [
+            *(mastodon.format(p, "reseau-jardins") for p in ("web", "sidekiq", "streaming")),
+            "mastodon-cleanup@reseau-jardins.timer",
+            "redis-server@mastodon-reseau-jardins.service",
+        ],
+        "shared": [
+            *(mastodon.format(p, "shared") for p in ("web", "sidekiq", "streaming")),
+            "mastodon-cleanup@shared.timer",
+            "redis-server@mastodon-shared.service",
+        ],
+    }
+
+
+def test_a_suspended_structure_has_no_unit_to_check() -> None:
+    cloud = {"structure": "alpha", "name": "alpha", "redis": "nextcloud-alpha", "enabled": False}
+    assert expected_units({"nextcloud_instances": [cloud]}) == {SERVER_UNITS: ["postfix.service"]}
+
+
+def systemctl_double(tmp_path: Path, states: dict[str, str]) -> Path:
+    """A test double of `systemctl is-active`: a folder holding a `systemctl` script that prints
+    the state `states` gives each unit ("inactive" for the others) and exits as systemd does
+    (3 when one is not active)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    cases = "".join(f"    {unit}) state={state} ;;\n" for unit, state in states.items())
+    script = folder / "systemctl"
+    script.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = is-active ] && [ "$2" = -- ] || exit 64\n'
+        "shift 2\ncode=0\n"
+        'for unit in "$@"; do\n'
+        '  case "$unit" in\n'
+        f"{cases}"
+        "    *) state=inactive ;;\n"
+        "  esac\n"
+        '  echo "$state"; [ "$state" = active ] || code=3\n'
+        "done\nexit $code\n"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+SITE_VARS = {
+    "website_sites": [
+        {"structure": "alpha", "name": "alpha", "enabled": True, "git": {"url": "x"}},
+        {"structure": "beta", "name": "beta", "enabled": True, "git": {"url": "y"}},
+    ]
+}
+
+
+def test_units_active_pass_and_the_others_are_named(tmp_path: Path) -> None:
+    states = {"postfix.service": "active", "chaton-website-build-alpha.timer": "active"}
+    bin_dir = systemctl_double(tmp_path, states | {"chaton-website-build-beta.timer": "failed"})
+    # `sh -c` stands in for ssh's remote shell: the command arrives as one quoted string.
+    path = f"{bin_dir}:/usr/bin:/bin"
+    shell = Shell(("sh", "-c"), ssh=True, extra_env=(("PATH", path),))
+    checks = {check.structure: check for check in check_units("s1", SITE_VARS, shell)}
+    assert sorted(checks) == [SERVER_UNITS, "alpha", "beta"]
+    assert checks[SERVER_UNITS].ok and checks["alpha"].ok
+    assert checks["beta"].problem == "not active: chaton-website-build-beta.timer (failed)"
+    assert checks["alpha"].name == "1 systemd unit(s)" and checks["alpha"].kind == "units"
+
+
+def test_a_server_that_cannot_be_asked_fails_every_structure(tmp_path: Path) -> None:
+    shell = Shell(("sh", "-c", "echo 'ssh: connect to host real-1 port 22: refused' >&2; exit 255"))
+    checks = check_units("s1", SITE_VARS, shell)
+    assert len(checks) == 3
+    for check in checks:
+        assert check.problem == (
+            "could not ask systemd: ssh: connect to host real-1 port 22: refused"
+        )
+
+
+def test_server_shells_from_the_inventory(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text(
+        "all:\n  hosts:\n"
+        "    real-1: {ansible_host: 192.0.2.10, ansible_port: 2222, ansible_user: camille, "
+        "ansible_ssh_common_args: '-o ProxyJump=bastion'}\n"
+        "    real-2:\n"
+        "    box: {ansible_host: chaton-demo-box, ansible_connection: podman}\n"
+    )
+    shells = server_shells(hosts)
+    options = ("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+    assert shells["real-1"] == Shell(
+        (*options, "-p", "2222", "-l", "camille", "-o", "ProxyJump=bastion", "--", "192.0.2.10"),
+        ssh=True,
+    )
+    assert shells["real-2"] == Shell((*options, "--", "real-2"), ssh=True)
+    assert shells["box"].prefix == ("podman", "exec", "chaton-demo-box")
+    assert not shells["box"].ssh

@@ -24,7 +24,7 @@ from chaton.commands.deploy import (
     is_container,
     print_summary,
 )
-from chaton.commands.verify import print_table
+from chaton.commands.verify import print_table, server_shells
 from chaton.costs.model import Period
 from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
@@ -166,7 +166,8 @@ def _demo(args: argparse.Namespace) -> int:
             print()
             print(_("Checks (chaton verify --ca-file {ca}):", ca=str(DEMO_CA)))
             addresses = {name: Address("127.0.0.1", port) for name, port in ports.items()}
-            checks = check_collective(generated_dir(args.inventory), addresses, DEMO_CA)
+            shells = server_shells(inventory_file(args.inventory))
+            checks = check_collective(generated_dir(args.inventory), addresses, DEMO_CA, shells)
             print_table(checks)
             code = 0 if all(check.ok for check in checks) else 1
     return code

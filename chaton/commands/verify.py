@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from chaton.errors import BadInput
 from chaton.generated import generated_dir
 from chaton.i18n import _
 from chaton.render import HOST_VARS
-from chaton.verify import MIN_CERT_DAYS, Address, Check, check_collective
+from chaton.verify import MIN_CERT_DAYS, SERVER_UNITS, Address, Check, Shell, check_collective
 
 
 def register(subparsers: Any) -> None:
@@ -23,13 +24,15 @@ def register(subparsers: Any) -> None:
         "verify",
         help=_("check the deployed services from the outside"),
         description=_(
-            "For every server of the inventory, check each website, Nextcloud, lists page and "
-            "Mastodon over HTTPS on the server's address: status 200, a certificate valid for its "
-            "name for more than {days} days, content of its own (a website names its structure, "
-            "a Nextcloud is installed and out of maintenance, Postorius shows the domain's lists, "
-            "a Mastodon's API names its domain and its streaming server answers). Servers "
-            "run as local containers are reached on the port they publish on 127.0.0.1. Exit "
-            "code 0 when all pass, 1 when one fails, 2 when the inventory is not rendered.",
+            "For every server of the inventory, check that the systemd units of each "
+            "structure's services are active (through podman exec for a local container, ssh "
+            "otherwise), then each website, Nextcloud, lists page and Mastodon over HTTPS on "
+            "the server's address: status 200, a certificate valid for its name for more than "
+            "{days} days, content of its own (a website names its structure, a Nextcloud is "
+            "installed and out of maintenance, Postorius shows the domain's lists, a Mastodon's "
+            "API names its domain and its streaming server answers). Servers run as local "
+            "containers are reached on the port they publish on 127.0.0.1. Exit code 0 when "
+            "all pass, 1 when one fails, 2 when the inventory is not rendered.",
             days=MIN_CERT_DAYS,
         ),
     )
@@ -41,6 +44,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--json", action="store_true", help=_("print the result as JSON (for scripts)")
+    )
+    parser.add_argument(
+        "--no-units",
+        action="store_true",
+        help=_("do not log in to the servers to check their systemd units (HTTPS checks only)"),
     )
     parser.set_defaults(func=run)
 
@@ -68,12 +76,37 @@ def server_addresses(hosts_file: Path) -> dict[str, Address]:
     return found
 
 
+def server_shells(hosts_file: Path) -> dict[str, Shell]:
+    """{server: how a command runs on it}: `podman exec` for a podman host, else ssh with the
+    host's ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file and
+    ansible_ssh_common_args (never a password: BatchMode)."""
+    shells: dict[str, Shell] = {}
+    for name, hostvars in inventory_hosts(hosts_file).items():
+        target = str(hostvars.get("ansible_host", name))
+        if is_container(hostvars):
+            conf = containers.podman_env()["CONTAINERS_CONF"]
+            shells[name] = Shell(("podman", "exec", target), extra_env=(("CONTAINERS_CONF", conf),))
+            continue
+        command = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        for variable, option in (
+            ("ansible_port", "-p"),
+            ("ansible_user", "-l"),
+            ("ansible_ssh_private_key_file", "-i"),
+        ):
+            if hostvars.get(variable) is not None:
+                command += [option, str(hostvars[variable])]
+        command += shlex.split(str(hostvars.get("ansible_ssh_common_args", "")))
+        shells[name] = Shell((*command, "--", target), ssh=True)
+    return shells
+
+
 def print_table(checks: list[Check]) -> None:
     for check in checks:
         result = _("ok") if check.ok else _("FAILED: {problem}", problem=check.problem)
         days = "-" if check.certificate_days is None else str(check.certificate_days)
+        structure = _(SERVER_UNITS) if check.structure == SERVER_UNITS else check.structure
         print(
-            f"{check.server:<12} {check.structure:<18} {check.name:<36} "
+            f"{check.server:<12} {structure:<18} {check.name:<36} "
             f"{check.status or '-':<4} {days:>4}d  {result}"
         )
 
@@ -85,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
             _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
         )
     addresses = server_addresses(inventory_file(args.inventory))
-    checks = check_collective(generated, addresses, args.ca_file)
+    shells = None if args.no_units else server_shells(inventory_file(args.inventory))
+    checks = check_collective(generated, addresses, args.ca_file, shells)
     if args.json:
         print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
     else:
