@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "validate",
     "deploy",
     "verify",
+    "backup",
     "dns",
     "artifacts",
     "demo",

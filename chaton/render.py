@@ -54,6 +54,11 @@ HOMES = {
 }
 # The read-only Nextcloud release trees, one per version, shared by the instances.
 NEXTCLOUD_RELEASES = "/opt/nextcloud/releases"
+# The shared Mailman's files on a server (Debian's mailman3-full): its queues, list archives
+# index and settings; its two databases are dumped beside them.
+MAILMAN_PATHS = ["/etc/mailman3", "/var/lib/mailman3"]
+MAILMAN_DATABASES = ["mailman3", "mailman3web"]
+BACKUP_SECRETS: dict[str, SecretKind] = {"passphrase": "password"}
 # The host name of each service under the structure's main domain.
 SUBDOMAINS = {"nextcloud": "cloud", "mastodon": "social", "lists": "lists"}
 
@@ -153,8 +158,10 @@ class _Server:
             "redis_instances": [],
             "php_fpm_pools": [],
             "nginx_vhosts": [],
+            "backup_instances": [],
         }
         self.mailman_secrets: dict[str, str] = {}
+        self.backup_secrets: dict[str, str] = {}
 
     def add(self, variable: str, item: dict[str, Any]) -> None:
         self.lists[variable].append(item)
@@ -170,7 +177,31 @@ class _Server:
             keys = sort_keys.get(variable, ("name",))
             result[variable] = sorted(items, key=_sort_key(keys))
         result["mailman_secrets"] = dict(self.mailman_secrets)
+        result["backup_secrets"] = dict(self.backup_secrets)
         return result
+
+    def backup(
+        self,
+        instance: str,
+        structure: str | None,
+        paths: list[str],
+        databases: list[str],
+        exclude: list[str] | None = None,
+    ) -> None:
+        """What is backed up of an instance: its archives are named after `instance`
+        (`nextcloud/velo-cite` → `nextcloud-velo-cite-<date>`), one structure's never mixed
+        with another's."""
+        self.add(
+            "backup_instances",
+            {
+                "name": instance.replace("/", "-"),
+                "instance": instance,
+                "structure": structure,
+                "paths": paths,
+                "exclude": exclude or [],
+                "databases": databases,
+            },
+        )
 
 
 def _sort_key(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[str, ...]]:
@@ -265,6 +296,9 @@ def _nextcloud(server: _Server, structure: Structure, secrets: _Secrets) -> None
     vhost = _vhost("nextcloud", slug, slug, [domain], enabled)
     vhost["upstream"] = f"unix:{socket}"
     server.add("nginx_vhosts", vhost)
+    # Its config (secret, instance id), apps and data; not the uploads in progress.
+    tmp = f"{home}/tmp"  # noqa: S108 - the instance's own folder, not /tmp
+    server.backup(instance_id, slug, [home], [database], exclude=[tmp])
 
 
 def _mastodon(
@@ -330,6 +364,8 @@ def _mastodon(
     redis["maxmemory_policy"] = "noeviction"
     server.add("redis_instances", redis)
     server.add("nginx_vhosts", _vhost("mastodon", name, instance.structure, [domain], enabled))
+    # .env.production (the encryption keys the database needs) and the media.
+    server.backup(instance_id, instance.structure, [f"{HOMES['mastodon']}/{name}"], [database])
 
 
 def _lists(server: _Server, structure: Structure, secrets: _Secrets) -> None:
@@ -343,6 +379,8 @@ def _lists(server: _Server, structure: Structure, secrets: _Secrets) -> None:
                 "postgresql_databases",
                 _database(database, base, server.mailman_secrets[purpose]),
             )
+        # The lists of every structure of the server share one Mailman: backed up whole.
+        server.backup(base, None, list(MAILMAN_PATHS), list(MAILMAN_DATABASES))
     server.add(
         "mailman_domains",
         {
@@ -406,6 +444,7 @@ def _website(server: _Server, structure: Structure, secrets: _Secrets) -> None:
         },
     )
     server.add("nginx_vhosts", _vhost("website", slug, slug, names, enabled))
+    server.backup(f"website/{slug}", slug, [f"{HOMES['website']}/{slug}"], [])
 
 
 def _check_unique(servers: Mapping[str, _Server]) -> None:
@@ -484,6 +523,9 @@ def render(inventory: Inventory, plan: Plan, *, local_suffix: str | None = None)
                 _lists(server, structure, secrets)
             elif instance.kind == "website" and structure is not None:
                 _website(server, structure, secrets)
+    for server in servers.values():
+        if server.record:
+            server.backup_secrets = secrets.refs(f"backup/{server.name}", BACKUP_SECRETS)
     if local_suffix is not None:
         _add_local_names(servers, check_local_suffix(local_suffix))
     _check_unique(servers)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chaton.generated import render_inventory
 from chaton.paths import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
@@ -33,4 +34,15 @@ def inventory(tmp_path: Path) -> Path:
     """A writable copy of the example inventory (collective and structures only)."""
     root = tmp_path / "inventory"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated", "hosts.yml"))
+    return root
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Path:
+    """The example inventory rendered into a temporary folder."""
+    root = tmp_path / "example"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated"))
+    password = tmp_path / "vault-password"
+    password.write_text("test-rendered-password\n")
+    render_inventory(root, password)
     return root

@@ -171,21 +171,6 @@ def test_a_run_works_on_the_selected_items_and_writes_the_shared_file_whole(
     assert (tmp_path / "shared.conf").read_text() == "alpha.example\nbeta.example\n"
 
 
-@pytest.fixture
-def rendered(tmp_path: Path) -> Path:
-    """The example inventory rendered into a temporary folder."""
-    from chaton.generated import render_inventory
-
-    root = tmp_path / "example"
-    shutil.copytree(
-        ROOT / "inventories" / "example", root, ignore=shutil.ignore_patterns("generated")
-    )
-    password = tmp_path / "vault-password"
-    password.write_text("test-selection-password\n")
-    render_inventory(root, password)
-    return root
-
-
 def test_deploy_structure_selects_the_servers_with_the_structure(rendered: Path) -> None:
     found = structure_selection(rendered, rendered_host_vars(rendered), "velo-cite", None)
     assert list(found) == ["fabrique-1"]

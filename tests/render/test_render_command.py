@@ -47,26 +47,30 @@ def test_render_writes_host_vars_inventory_and_vault(
     generated = inventory / "generated"
     assert f"wrote {generated}/host_vars/fabrique-1.yml" in out
     # 4 Nextclouds x 6 + 2 Mastodons x 8 + Mailman 5 + 4 websites x 1 + 4 list domains' DKIM
-    # keys x 1 = 53 secrets.
-    assert "53 new secret(s) generated" in out
+    # keys x 1 + the server's backup passphrase 1 = 54 secrets.
+    assert "54 new secret(s) generated" in out
     vault = generated / "secrets.vault.yml"
     assert vault.read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256\n")
     assert stat.S_IMODE(vault.stat().st_mode) == 0o600
     secrets = _secrets(inventory)
-    assert len(secrets) == 53
+    assert len(secrets) == 54
     assert len(secrets["nextcloud/velo-cite/db_password"]) == 32
     assert len(secrets["mastodon/shared/secret_key_base"]) == 128
     assert secrets["nextcloud/velo-cite/instanceid"].startswith("oc")
     # Every reference in the host_vars is in the vault.
     host_vars = load_vars((generated / "host_vars" / "fabrique-1.yml").read_text())
-    references = {
-        ref
-        for name, items in host_vars.items()
-        if isinstance(items, list)
-        for item in items
-        if isinstance(item, dict)
-        for ref in item.get("secrets", {}).values()
-    } | set(host_vars["mailman_secrets"].values())
+    references = (
+        {
+            ref
+            for name, items in host_vars.items()
+            if isinstance(items, list)
+            for item in items
+            if isinstance(item, dict)
+            for ref in item.get("secrets", {}).values()
+        }
+        | set(host_vars["mailman_secrets"].values())
+        | set(host_vars["backup_secrets"].values())
+    )
     assert references == set(secrets)
 
 
@@ -82,7 +86,7 @@ def test_no_secret_is_printed_or_in_the_host_vars(
     generated = inventory / "generated"
     texts += [p.read_text() for p in generated.rglob("*.yml") if p.name != "secrets.vault.yml"]
     values = _secrets(inventory).values()
-    assert len(values) == 53
+    assert len(values) == 54
     for value in values:
         for text in texts:
             assert value not in text

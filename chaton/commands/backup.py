@@ -1,0 +1,175 @@
+"""`chaton backup` and `chaton restore`: back up now, put a structure's instances back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaton.backups import (
+    BACKUP_NOW_VAR,
+    RESTORE_VAR,
+    SERVICES,
+    backup_plan,
+    check_at,
+    plan_inventory,
+    restore_plan,
+)
+from chaton.cli import add_inventory_argument, add_vault_password_argument
+from chaton.commands.deploy import (
+    deploy,
+    deploy_inputs,
+    print_summary,
+    rendered_host_vars,
+    structure_selection,
+)
+from chaton.errors import BadInput, ExitCode
+from chaton.i18n import _
+from chaton.paths import PROJECT_ROOT
+from chaton.runner import RunResult, run_playbook
+
+BACKUP_NOW = PROJECT_ROOT / "playbooks" / "backup-now.yml"
+RESTORE = PROJECT_ROOT / "playbooks" / "restore.yml"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backup",
+        help=_("back up the instances now"),
+        description=_(
+            "Back up now every instance of every server, or a structure's (its own instances, "
+            "and the shared ones that hold its data: its lists' Mailman, the shared Mastodon it "
+            "has accounts on), then compare live files with the new archives. The servers back "
+            "up every day on their own (roles/backup)."
+        ),
+    )
+    add_inventory_argument(parser)
+    parser.add_argument("--structure", metavar="SLUG", help=_("only this structure's data"))
+    parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+    add_vault_password_argument(parser)
+    parser.set_defaults(func=_backup)
+
+    parser = subparsers.add_parser(
+        "restore",
+        help=_("put a structure's instances back from their backups"),
+        description=_(
+            "Put a structure's instances (or only those of one service) back from their latest "
+            "archive, or the last one at or before --at, on the servers where they are "
+            "placed, then deploy the structure again. Without --yes, only say which archive "
+            "each instance would come back from. What a restore replaces is kept: the folders "
+            "moved aside, the databases dumped first. Other structures' instances are not "
+            "touched; the shared ones (a server's Mailman, the shared Mastodon) are not "
+            "restored for one structure."
+        ),
+    )
+    add_inventory_argument(parser)
+    parser.add_argument("slug", metavar="SLUG", help=_("the structure"))
+    parser.add_argument(
+        "--service",
+        choices=sorted(SERVICES),
+        help=_("only this service's instance"),
+    )
+    parser.add_argument(
+        "--at", metavar="DATE", help=_("the last archive at or before this day or time")
+    )
+    parser.add_argument(
+        "--yes", action="store_true", help=_("restore (without it: only say what would be)")
+    )
+    parser.add_argument("--json", action="store_true", help=_("print the outcome as JSON"))
+    add_vault_password_argument(parser)
+    parser.set_defaults(func=_restore)
+
+
+def _run(
+    args: argparse.Namespace, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
+) -> RunResult:
+    """`playbook` on the servers of `per_server`, each given its `variable`."""
+    inputs = deploy_inputs(args.inventory, args.vault_password_file)
+    with tempfile.TemporaryDirectory(prefix="chaton-plan-") as folder:
+        plan_file = Path(folder) / "plan.yml"
+        plan_file.write_text(
+            yaml.safe_dump(plan_inventory(variable, per_server), sort_keys=True), encoding="utf-8"
+        )
+        return run_playbook(
+            playbook,
+            [*inputs.inventories, plan_file],
+            limit=",".join(per_server),
+            extra_args=inputs.extra_args,
+        )
+
+
+def _backup(args: argparse.Namespace) -> int:
+    host_vars = rendered_host_vars(args.inventory)
+    if args.structure:
+        structure_selection(args.inventory, host_vars, args.structure, None)  # refusals
+    plan = backup_plan(host_vars, args.structure)
+    if not plan:
+        raise BadInput(_("nothing to back up: no instance is placed on any server"))
+    result = _run(args, BACKUP_NOW, BACKUP_NOW_VAR, {s: {"instances": n} for s, n in plan.items()})
+    return print_summary(result, as_json=args.json)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    at = check_at(args.at)
+    host_vars = rendered_host_vars(args.inventory)
+    structure_selection(args.inventory, host_vars, args.slug, None)  # unknown or unplaced
+    plan = restore_plan(host_vars, args.slug, args.service)
+    with tempfile.TemporaryDirectory(prefix="chaton-restore-") as reports:
+        per_server = {
+            server: {"instances": names, "at": at, "dry_run": not args.yes, "report_dir": reports}
+            for server, names in plan.items()
+        }
+        result = _run(args, RESTORE, RESTORE_VAR, per_server)
+        outcomes = [
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(Path(reports).glob("*.json"))
+        ]
+    code = print_outcomes(outcomes, result, dry_run=not args.yes, as_json=args.json)
+    if code != 0 or not args.yes:
+        return code
+    # The restored instances get what the deploy gives them (temporary folders, units).
+    print(_("Deploying {slug} again after the restore:", slug=args.slug))
+    again = argparse.Namespace(
+        inventory=args.inventory,
+        vault_password_file=args.vault_password_file,
+        structure=args.slug,
+        limit=None,
+        check=False,
+        accelerator=True,
+    )
+    return print_summary(deploy(again), as_json=args.json)
+
+
+def print_outcomes(
+    outcomes: list[dict[str, Any]], result: RunResult, *, dry_run: bool, as_json: bool
+) -> int:
+    """What each instance's restore did (or would do); the exit code."""
+    ok = result.succeeded and outcomes and all(o.get("rc") == 0 for o in outcomes)
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "instances": outcomes}, indent=2))
+    for outcome in [] if as_json else outcomes:
+        done = outcome.get("result") or {}
+        where = f"{outcome['server']} {outcome['instance']}"
+        if outcome.get("rc") != 0:
+            print(_("{where}: FAILED: {error}", where=where, error=outcome.get("error", "")))
+        elif dry_run:
+            print(_("{where}: would come back from {archive}", where=where, **done))
+        else:
+            print(_("{where}: back from {archive}", where=where, archive=done.get("archive")))
+            for path, aside in done.get("moved_aside") or []:
+                print(_("  what was in {path} is kept in {aside}", path=path, aside=aside))
+            print(
+                _(
+                    "  its databases as they were: {folder}",
+                    folder=done.get("databases_dumped_before"),
+                )
+            )
+    if not outcomes and not as_json:
+        print_summary(result)
+    if dry_run and ok and not as_json:
+        print(_("Nothing was changed: run again with --yes to restore."))
+    return int(ExitCode.OK if ok else ExitCode.FAILED)

@@ -1,0 +1,107 @@
+"""What `chaton backup` and `chaton restore` work on, worked out by hand from the example's
+structure files (tests/render/golden: one server, fabrique-1), and what they refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import ROOT
+
+from chaton.backups import backup_plan, check_at, restore_plan
+from chaton.cli import main
+from chaton.errors import BadInput
+from chaton.yamlio import load_vars
+
+pytestmark = pytest.mark.usefixtures("english")
+
+GOLDEN = ROOT / "tests" / "render" / "golden" / "example" / "host_vars" / "fabrique-1.yml"
+
+
+@pytest.fixture(scope="module")
+def example() -> dict[str, Any]:
+    return {"fabrique-1": load_vars(GOLDEN.read_text(encoding="utf-8"))}
+
+
+def test_a_structures_restore_is_its_own_instances(example: dict[str, Any]) -> None:
+    # Vélo-Cité: a website, a Nextcloud, lists (the server's Mailman), accounts on the shared
+    # Mastodon: only the first two are its own.
+    assert restore_plan(example, "velo-cite") == {
+        "fabrique-1": ["nextcloud-velo-cite", "website-velo-cite"]
+    }
+    assert restore_plan(example, "velo-cite", "nextcloud") == {
+        "fabrique-1": ["nextcloud-velo-cite"]
+    }
+    # The Réseau des Jardins has a Mastodon of its own.
+    assert restore_plan(example, "reseau-jardins", "mastodon") == {
+        "fabrique-1": ["mastodon-reseau-jardins"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("slug", "service", "message"),
+    [
+        ("velo-cite", "lists", "velo-cite's lists are in its server's Mailman"),
+        ("velo-cite", "mastodon", "velo-cite's Mastodon accounts are on the collective's shared"),
+        ("monnaie-locale", "website", "monnaie-locale has no website instance of its own"),
+        ("inconnue", None, "inconnue has no instance of its own to restore"),
+    ],
+)
+def test_what_cannot_be_restored_for_one_structure_is_refused(
+    example: dict[str, Any], slug: str, service: str | None, message: str
+) -> None:
+    with pytest.raises(BadInput, match=message):
+        restore_plan(example, slug, service)
+
+
+def test_a_backup_now_takes_the_structures_data_wherever_it_is(example: dict[str, Any]) -> None:
+    assert backup_plan(example, "velo-cite") == {
+        "fabrique-1": [
+            "mailman-fabrique-1",
+            "mastodon-shared",
+            "nextcloud-velo-cite",
+            "website-velo-cite",
+        ]
+    }
+    # The Monnaie locale: a Nextcloud and lists, no website, no Mastodon.
+    assert backup_plan(example, "monnaie-locale") == {
+        "fabrique-1": ["mailman-fabrique-1", "nextcloud-monnaie-locale"]
+    }
+    everything = backup_plan(example)["fabrique-1"]
+    assert len(everything) == 11  # 4 websites, 4 Nextclouds, 2 Mastodons, Mailman
+    assert backup_plan({"empty-1": {}}) == {}
+
+
+@pytest.mark.parametrize("at", ["2026-11-27", "2026-11-27T03:00", "2026-11-27 03:00:59"])
+def test_a_date_or_a_time_is_accepted(at: str) -> None:
+    assert check_at(at) == at
+
+
+@pytest.mark.parametrize("at", ["hier", "27/11/2026", "2026-11-27T3h", "2026-11-27;rm"])
+def test_anything_else_is_refused(at: str) -> None:
+    with pytest.raises(BadInput, match="give a day"):
+        check_at(at)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["restore", "inconnue"], "no structure inconnue in the inventory"),
+        (["restore", "velo-cite", "--service", "lists"], "velo-cite's lists are in its server"),
+        (["restore", "velo-cite", "--at", "hier"], "--at hier: give a day"),
+        (["backup", "--structure", "inconnue"], "no structure inconnue in the inventory"),
+    ],
+)
+def test_the_commands_refuse_before_any_server_is_reached(
+    rendered: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main([*args, "--inventory", str(rendered)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_commands_refuse_an_inventory_not_rendered(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["restore", "velo-cite", "--inventory", str(inventory)]) == 2
+    assert "not rendered yet" in capsys.readouterr().err
