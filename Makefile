@@ -58,7 +58,7 @@ molecule: image ## Every role's molecule scenario, idempotence judged from Ansib
 test: lint image ## The test suite: lint, Python tests, every role's scenario (under 40 minutes)
 	$(PYTEST) -m 'not site'
 
-test-site: image ## The long suite: the whole example collective, a collective's life (40-60 minutes)
+test-site: image ## The long suite: the whole example collective, a collective's life, the restore drill (60-80 minutes)
 	$(PYTEST) -m site
 
 demo: image ## Deploy the example collective into a local container and verify it

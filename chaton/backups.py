@@ -81,6 +81,30 @@ def restore_plan(
     raise BadInput(_("{slug} has no {what} of its own to restore", slug=slug, what=what))
 
 
+def server_restore_plan(
+    host_vars: Mapping[str, Mapping[str, Any]], server: str, service: str | None = None
+) -> dict[str, list[str]]:
+    """{server: names of every backup instance of `server`} (or those of `service`, `lists`
+    being the server's Mailman), for a rebuilt server: the shared instances too."""
+    if server not in host_vars:
+        raise BadInput(
+            _(
+                "no server {server} in the rendered inventory (known: {known})",
+                server=server,
+                known=", ".join(sorted(host_vars)),
+            )
+        )
+    kind = None if service is None else SERVICES[service] or "mailman"
+    names = sorted(
+        str(item["name"])
+        for item in _backup_items(host_vars[server])
+        if kind is None or _kind(item) == kind
+    )
+    if not names:
+        raise BadInput(_("{server} has nothing to restore", server=server))
+    return {server: names}
+
+
 def backup_plan(
     host_vars: Mapping[str, Mapping[str, Any]], slug: str | None = None
 ) -> dict[str, list[str]]:

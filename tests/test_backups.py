@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from support import ROOT
 
-from chaton.backups import backup_plan, check_at, restore_plan
+from chaton.backups import backup_plan, check_at, restore_plan, server_restore_plan
 from chaton.cli import main
 from chaton.errors import BadInput
 from chaton.yamlio import load_vars
@@ -55,6 +55,16 @@ def test_what_cannot_be_restored_for_one_structure_is_refused(
         restore_plan(example, slug, service)
 
 
+def test_a_rebuilt_servers_restore_is_every_instance_of_it(example: dict[str, Any]) -> None:
+    everything = server_restore_plan(example, "fabrique-1")["fabrique-1"]
+    assert len(everything) == 11 and "mastodon-shared" in everything
+    assert server_restore_plan(example, "fabrique-1", "lists") == {
+        "fabrique-1": ["mailman-fabrique-1"]
+    }
+    with pytest.raises(BadInput, match=r"no server fabrique-9 in the rendered inventory"):
+        server_restore_plan(example, "fabrique-9")
+
+
 def test_a_backup_now_takes_the_structures_data_wherever_it_is(example: dict[str, Any]) -> None:
     assert backup_plan(example, "velo-cite") == {
         "fabrique-1": [
@@ -91,6 +101,9 @@ def test_anything_else_is_refused(at: str) -> None:
         (["restore", "velo-cite", "--service", "lists"], "velo-cite's lists are in its server"),
         (["restore", "velo-cite", "--at", "hier"], "--at hier: give a day"),
         (["backup", "--structure", "inconnue"], "no structure inconnue in the inventory"),
+        (["restore"], "name a structure (SLUG) or a server (--server NAME), not both"),
+        (["restore", "velo-cite", "--server", "fabrique-1"], "name a structure (SLUG) or"),
+        (["restore", "--server", "fabrique-9"], "no server fabrique-9 in the rendered"),
     ],
 )
 def test_the_commands_refuse_before_any_server_is_reached(

@@ -22,14 +22,19 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from support import ROOT
+from collectives import (
+    CHATON,
+    COMMAND_TIMEOUT,
+    add_structure,
+    chaton,
+    collective,
+    container_server,
+)
 
 from chaton import containers
 
 pytestmark = [pytest.mark.container, pytest.mark.site]
 
-CHATON = ROOT / ".venv" / "bin" / "chaton"
 SERVER = "lifecycle-1"
 HOST = containers.TestHost(
     name="chaton-test-lifecycle", hostname=SERVER, publish=("127.0.0.1:18444:443",)
@@ -37,7 +42,6 @@ HOST = containers.TestHost(
 # When the first deploy is killed: this long after its mail play started.
 KILL_AFTER_PLAY = "Mail and mailing lists"
 KILL_DELAY = 20.0
-DEPLOY_TIMEOUT = 3000
 
 STRUCTURE = """\
 name: {name}
@@ -73,54 +77,16 @@ SECOND = {
 }
 
 
-def add_structure(root: Path, fields: dict[str, str]) -> None:
-    path = root / "structures" / f"{fields['slug']}.yml"
-    path.write_text(STRUCTURE.format(**fields), encoding="utf-8")
+def structure(fields: dict[str, str]) -> tuple[str, str]:
+    return fields["slug"], STRUCTURE.format(**fields)
 
 
 def inventory(folder: Path) -> Path:
-    """The example's collective, server renamed (its facts are cached under its name), with one
-    structure; its host is the test container, certificates from a CA of the test's own."""
-    root = folder / "collective"
-    (root / "structures").mkdir(parents=True)
-    (root / "group_vars").mkdir()
-    example = ROOT / "inventories" / "example"
-    text = (example / "collective.yml").read_text(encoding="utf-8")
-    (root / "collective.yml").write_text(text.replace("fabrique-1", SERVER), encoding="utf-8")
-    for path in (example / "group_vars").glob("*.yml"):
-        (root / "group_vars" / path.name).write_text(path.read_text(encoding="utf-8"))
-    add_structure(root, FIRST)
-    hosts = {
-        "all": {
-            "children": {
-                "chaton_servers": {
-                    "hosts": {
-                        SERVER: {
-                            "ansible_host": HOST.name,
-                            "ansible_connection": "podman",
-                            "acme_mode": "local",
-                            "acme_local_ca_dir": str(folder / "ca"),
-                            "redis_private_users_enabled": False,
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (root / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
-    return root
-
-
-def chaton(*args: str, password: Path | None = None) -> subprocess.CompletedProcess[str]:
-    vault = ["--vault-password-file", str(password)] if password else []
-    return subprocess.run(
-        [str(CHATON), *args, *vault],
-        capture_output=True,
-        text=True,
-        timeout=DEPLOY_TIMEOUT,
-        check=False,
-        env={**os.environ, "LANG": "C.UTF-8"},
-    )
+    """The example's collective, server renamed, with one structure; its host is the test
+    container, certificates from a CA of the test's own."""
+    server = container_server(HOST.name, folder)
+    hosts = {"all": {"children": {"chaton_servers": {"hosts": {SERVER: server}}}}}
+    return collective(folder, SERVER, hosts, dict([structure(FIRST)]))
 
 
 def killed_deploy(root: Path, password: Path) -> str:
@@ -136,7 +102,7 @@ def killed_deploy(root: Path, password: Path) -> str:
     )
     assert process.stdout is not None
     printed = []
-    deadline = time.monotonic() + DEPLOY_TIMEOUT
+    deadline = time.monotonic() + COMMAND_TIMEOUT
     for line in process.stdout:
         printed.append(line)
         if f"play: {KILL_AFTER_PLAY}" in line or time.monotonic() > deadline:
@@ -196,7 +162,7 @@ def test_a_collectives_life_killed_deploy_onboarding_and_whole_deploy(tmp_path: 
         assert failed["problem"] == "not active: opendkim.service (inactive)", failed
 
         # 2. A second structure, deployed alone: the first one's pieces are not touched.
-        add_structure(root, SECOND)
+        add_structure(root, *structure(SECOND))
         rendered = chaton("render", "--inventory", str(root), password=password)
         assert rendered.returncode == 0, rendered.stdout + rendered.stderr
         alone = deploy(root, password, "--structure", "fournil-solidaire")

@@ -18,6 +18,7 @@ from chaton.backups import (
     check_at,
     plan_inventory,
     restore_plan,
+    server_restore_plan,
 )
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.commands.deploy import (
@@ -25,6 +26,7 @@ from chaton.commands.deploy import (
     deploy_inputs,
     print_summary,
     rendered_host_vars,
+    require_rendered,
     structure_selection,
 )
 from chaton.errors import BadInput, ExitCode
@@ -67,7 +69,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_inventory_argument(parser)
-    parser.add_argument("slug", metavar="SLUG", help=_("the structure"))
+    parser.add_argument("slug", metavar="SLUG", nargs="?", help=_("the structure"))
+    parser.add_argument(
+        "--server",
+        metavar="NAME",
+        help=_(
+            "instead of a structure, every instance of this server, the shared ones too (a "
+            "rebuilt server: deploy it, then restore it)"
+        ),
+    )
     parser.add_argument(
         "--service",
         choices=sorted(SERVICES),
@@ -115,9 +125,15 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     at = check_at(args.at)
+    if (args.slug is None) == (args.server is None):
+        raise BadInput(_("name a structure (SLUG) or a server (--server NAME), not both"))
     host_vars = rendered_host_vars(args.inventory)
-    structure_selection(args.inventory, host_vars, args.slug, None)  # unknown or unplaced
-    plan = restore_plan(host_vars, args.slug, args.service)
+    if args.server is not None:
+        require_rendered(args.inventory)
+        plan = server_restore_plan(host_vars, args.server, args.service)
+    else:
+        structure_selection(args.inventory, host_vars, args.slug, None)  # unknown or unplaced
+        plan = restore_plan(host_vars, args.slug, args.service)
     with tempfile.TemporaryDirectory(prefix="chaton-restore-") as reports:
         per_server = {
             server: {"instances": names, "at": at, "dry_run": not args.yes, "report_dir": reports}
@@ -132,12 +148,12 @@ def _restore(args: argparse.Namespace) -> int:
     if code != 0 or not args.yes:
         return code
     # The restored instances get what the deploy gives them (temporary folders, units).
-    print(_("Deploying {slug} again after the restore:", slug=args.slug))
+    print(_("Deploying {what} again after the restore:", what=args.slug or args.server))
     again = argparse.Namespace(
         inventory=args.inventory,
         vault_password_file=args.vault_password_file,
         structure=args.slug,
-        limit=None,
+        limit=args.server,
         check=False,
         accelerator=True,
     )

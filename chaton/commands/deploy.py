@@ -149,6 +149,14 @@ def structure_indexes(host_vars: Mapping[str, Mapping[str, Any]]) -> dict[str, S
     }
 
 
+def require_rendered(root: Path) -> None:
+    """BadInput when `chaton render` has not run on the inventory yet."""
+    if not (generated_dir(root) / INVENTORY_FILE).is_file():
+        raise BadInput(
+            _("{path}: not rendered yet: run `chaton render` first", path=str(generated_dir(root)))
+        )
+
+
 def structure_selection(
     root: Path, host_vars: Mapping[str, Mapping[str, Any]], slug: str, limit: str | None
 ) -> dict[str, dict[str, Any]]:
@@ -157,10 +165,7 @@ def structure_selection(
     or with --limit."""
     if limit:
         raise BadInput(_("--structure chooses the servers itself: leave --limit out"))
-    if not (generated_dir(root) / INVENTORY_FILE).is_file():
-        raise BadInput(
-            _("{path}: not rendered yet: run `chaton render` first", path=str(generated_dir(root)))
-        )
+    require_rendered(root)
     known = sorted(load_inventory(root).structures)
     if slug not in known:
         raise BadInput(

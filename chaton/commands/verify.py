@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from collections.abc import Collection
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def server_addresses(hosts_file: Path) -> dict[str, Address]:
+def server_addresses(hosts_file: Path, only: Collection[str] | None = None) -> dict[str, Address]:
     """{server: where its HTTPS answers}: the published port of a podman host, else the host's
-    ansible_host (or its name) on 443."""
+    ansible_host (or its name) on 443. `only`: these hosts (the servers; not a backup host)."""
     found: dict[str, Address] = {}
-    for name, hostvars in inventory_hosts(hosts_file).items():
+    for name, hostvars in _hosts(hosts_file, only).items():
         target = str(hostvars.get("ansible_host", name))
         if not is_container(hostvars):
             found[name] = Address(target)
@@ -76,12 +77,17 @@ def server_addresses(hosts_file: Path) -> dict[str, Address]:
     return found
 
 
-def server_shells(hosts_file: Path) -> dict[str, Shell]:
+def _hosts(hosts_file: Path, only: Collection[str] | None) -> dict[str, dict[str, Any]]:
+    hosts = inventory_hosts(hosts_file)
+    return hosts if only is None else {name: v for name, v in hosts.items() if name in only}
+
+
+def server_shells(hosts_file: Path, only: Collection[str] | None = None) -> dict[str, Shell]:
     """{server: how a command runs on it}: `podman exec` for a podman host, else ssh with the
     host's ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file and
     ansible_ssh_common_args (never a password: BatchMode)."""
     shells: dict[str, Shell] = {}
-    for name, hostvars in inventory_hosts(hosts_file).items():
+    for name, hostvars in _hosts(hosts_file, only).items():
         target = str(hostvars.get("ansible_host", name))
         if is_container(hostvars):
             conf = containers.podman_env()["CONTAINERS_CONF"]
@@ -117,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(
             _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
         )
-    addresses = server_addresses(inventory_file(args.inventory))
-    shells = None if args.no_units else server_shells(inventory_file(args.inventory))
+    # The servers chaton rendered: the inventory's other hosts (a backup host) serve no site.
+    servers = {path.stem for path in (generated / HOST_VARS).glob("*.yml")}
+    addresses = server_addresses(inventory_file(args.inventory), servers)
+    shells = None if args.no_units else server_shells(inventory_file(args.inventory), servers)
     checks = check_collective(generated, addresses, args.ca_file, shells)
     if args.json:
         print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))

@@ -344,8 +344,16 @@ def test_upgrade_runs_pre_deployment_migrations_restart_then_post_deployment(hos
     env_before = {name: env_digest(host, name) for name in ("shared", "gamma")}
     gamma_before = changes(host, "gamma")
     start = commands(host, "shared")[-1]["id"]
-    run = converge(test_shared_version="4.3.1")
+    # A test double of the backup role's program: it notes which instance it backs up, and
+    # whether its upgrade had begun (the role's "upgrading" mark).
+    noted = "/root/backed-up-before-upgrade"
+    record = (
+        f"echo {{name}} $(cat /srv/mastodon/{{name}}/backups/upgrading 2>/dev/null "
+        f"|| echo not-begun) >> {noted}"
+    )
+    run = converge(test_shared_version="4.3.1", mastodon_backup_command=["sh", "-c", record])
     assert run.returncode == 0, run.stdout[-3000:]
+    assert host.file(noted).content_string == "shared not-begun\n"
     # No secret in the run's output or in the journal (the migrations, the restart, tootctl).
     journal = host.run("journalctl --no-pager -o cat").stdout
     for value in SECRETS.values():

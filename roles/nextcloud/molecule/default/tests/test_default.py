@@ -240,8 +240,16 @@ def test_upgrade_to_the_next_major_keeps_the_data(host):
         == 0
     )
     beta_before = changes(host, "beta")
-    run = converge(test_alpha_version="31.0.0")
+    # A test double of the backup role's program: it notes which instance it backs up, and
+    # whether its upgrade had begun (the role's "upgrading" mark).
+    noted = "/root/backed-up-before-upgrade"
+    record = (
+        f"echo {{name}} $(cat /srv/nextcloud/{{name}}/backups/upgrading 2>/dev/null "
+        f"|| echo not-begun) >> {noted}"
+    )
+    run = converge(test_alpha_version="31.0.0", nextcloud_backup_command=["sh", "-c", record])
     assert run.returncode == 0, run.stdout[-3000:]
+    assert host.file(noted).content_string == "alpha not-begun\n"
     state = status(host, "alpha")
     assert state["versionstring"] == "31.0.0" and not state["needsDbUpgrade"]
     assert not state["maintenance"]

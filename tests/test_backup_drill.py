@@ -1,0 +1,312 @@
+"""The restore drill: a server deployed, known data written in each service, backed up to a
+repository host, the server destroyed, a fresh one deployed and restored, and everything
+compared; then one structure restored alone, the other left as it was.
+
+Through the CLI, as an operator runs it, on two test hosts: the server (`drill-1`) and the
+repository host (`drill-repo`, the chaton_backup_hosts group), which the server reaches over the
+containers' network. Two structures: the Amis du Lavoir (a website, lists, a Nextcloud, on the
+test suite's test release of Nextcloud) and the Fournil Solidaire (a website).
+
+Compared after the restore onto the fresh host, against what was there when the backup ran:
+- every file of every backed-up folder, by SHA-256 (the websites, the Nextcloud's home but its
+  `tmp`, Mailman's `/etc/mailman3` and `/var/lib/mailman3`), except the files the services
+  rewrite on their own as they run, named in VOLATILE;
+- every row of every table of every database (the Nextcloud's, Mailman's two), by a digest of
+  the sorted rows, except the tables named in VOLATILE_TABLES;
+- then `chaton verify`: the units active, each site, Nextcloud and lists page answering.
+The drill's times and the repository's size against the data's are printed (pytest -s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from collectives import chaton, collective, container_server
+
+from chaton import artifacts, containers
+from chaton.commands.demo import build_test_release
+from chaton.runner import FACT_CACHE
+from chaton.yamlio import load_vars
+
+pytestmark = [pytest.mark.container, pytest.mark.site]
+
+SERVER = "drill-1"
+REPOSITORY = "drill-repo"
+HOST = containers.TestHost(
+    name="chaton-test-drill", hostname=SERVER, publish=("127.0.0.1:18445:443",)
+)
+REPOSITORY_HOST = containers.TestHost(name="chaton-test-drill-repo", hostname=REPOSITORY)
+NEXTCLOUD_VERSION = "31.0.0"
+FIRST = "amis-du-lavoir"
+SECOND = "fournil-solidaire"
+STRUCTURES = {
+    FIRST: f"""\
+name: Les Amis du Lavoir
+slug: {FIRST}
+contacts:
+  - name: Jeanne Roux
+    email: jeanne@amis-du-lavoir.fr
+tier: member
+status: active
+domains:
+  - amis-du-lavoir.fr
+services:
+  website:
+    source: none
+  lists:
+    - name: infos
+      description: Les nouvelles
+      owners: [jeanne@amis-du-lavoir.fr]
+  nextcloud:
+    accounts: 2
+    storage_gb: 1
+""",
+    SECOND: f"""\
+name: Le Fournil Solidaire
+slug: {SECOND}
+contacts:
+  - name: Malik Perrin
+    email: malik@fournil-solidaire.fr
+tier: member
+status: active
+domains:
+  - fournil-solidaire.fr
+services:
+  website:
+    source: none
+""",
+}
+# Files the services rewrite on their own while they run (not data a structure entrusted):
+# Mailman's runtime state and caches, the test release's record of the occ commands the
+# deploy runs.
+VOLATILE = re.compile(
+    r"^/var/lib/mailman3/(locks|queue|messages|archives/private/.*\.lock|web/static)/"
+    r"|^/var/lib/mailman3/(data/master\.pid|data/postfix_.*|lists/.*/.*\.lck)$"
+    r"|/chaton-test-release-occ\.log$"
+)
+# Tables a running service writes on its own (sessions, its task queue and cache).
+VOLATILE_TABLES = re.compile(r"^(django_session|django_q_.*|hyperkitty_.*cache.*)$")
+
+# Run in the server: {path: SHA-256} of every file under the folders argv[1:] (a path
+# starting with '-' excludes that folder).
+MANIFEST = """
+import hashlib, json, os, sys
+roots = [a for a in sys.argv[1:] if not a.startswith('-')]
+skip = [a[1:] for a in sys.argv[1:] if a.startswith('-')]
+found = {}
+for root in roots:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skip]
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, 'rb') as stream:
+                    found[path] = hashlib.sha256(stream.read()).hexdigest()
+print(json.dumps(found))
+"""
+# Run in the server: {database.table: [rows, digest of the sorted rows]} for the databases
+# argv[1:].
+TABLES = """
+import json, subprocess, sys
+def psql(db, sql):
+    return subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '--no-psqlrc', '-At',
+                           '-d', db, '-c', sql], capture_output=True, text=True,
+                          check=True, cwd='/').stdout
+found = {}
+for db in sys.argv[1:]:
+    names = psql(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split()
+    for table in names:
+        row = psql(db, "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\\\n' "
+                       f"ORDER BY t::text), '')) FROM public.\\"{table}\\" t").split()
+        found[f'{db}.{table}'] = row
+print(json.dumps(found))
+"""
+
+
+def on_server(*command: str) -> str:
+    result = containers.exec_in(HOST.name, *command, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return str(result.stdout)
+
+
+def backed_up(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """The folders, excluded folders and databases of every backed-up instance."""
+    text = (root / "generated" / "host_vars" / f"{SERVER}.yml").read_text(encoding="utf-8")
+    items = load_vars(text)["backup_instances"]
+    paths = [path for item in items for path in item["paths"]]
+    exclude = [path for item in items for path in item["exclude"]]
+    databases = [db for item in items for db in item["databases"]]
+    return paths, exclude, databases
+
+
+def snapshot(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every file's SHA-256 and every table's rows, of what is backed up, on the server now."""
+    paths, exclude, databases = backed_up(root)
+    files = json.loads(
+        on_server("python3", "-c", MANIFEST, *paths, *(f"-{path}" for path in exclude))
+    )
+    files = {path: digest for path, digest in files.items() if not VOLATILE.search(path)}
+    tables = json.loads(on_server("python3", "-c", TABLES, *databases))
+    tables = {
+        name: rows
+        for name, rows in tables.items()
+        if not VOLATILE_TABLES.match(name.split(".", 1)[1])
+    }
+    return files, tables
+
+
+def write_known_data(root: Path) -> None:
+    """Something of each structure's in each service, made by the test."""
+    marker = uuid.uuid4().hex
+    user = f"website-{FIRST}"
+    for slug in (FIRST, SECOND):
+        page = f"/srv/www/{slug}/public/drill.html"
+        on_server("sh", "-c", f"printf '<p>{marker} {slug}</p>\\n' > {page}")
+    on_server("chown", f"{user}:{user}", f"/srv/www/{FIRST}/public/drill.html")
+    cloud = f"/srv/nextcloud/{FIRST}/data/jeanne/files"
+    on_server("mkdir", "-p", cloud)
+    on_server("sh", "-c", f"head -c 300000 /dev/urandom > {cloud}/photo.bin")
+    on_server("sh", "-c", f"printf 'Compte rendu {marker}\\n' > {cloud}/compte-rendu.txt")
+    on_server("chown", "-R", f"nextcloud-{FIRST}:nextcloud-{FIRST}", f"/srv/nextcloud/{FIRST}/data")
+    database = f"nextcloud_{FIRST.replace('-', '_')}"
+    # A uuid and a rendered identifier: no outside text in the SQL.
+    rows = (
+        "CREATE TABLE drill_rows (id integer PRIMARY KEY, note text);"  # noqa: S608
+        f"INSERT INTO drill_rows SELECT n, '{marker} ' || n FROM generate_series(1, 500) n;"
+        f"ALTER TABLE drill_rows OWNER TO {database};"
+    )
+    on_server(
+        "runuser", "-u", "postgres", "--", "psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
+        "-d", database, "-c", rows,
+    )  # fmt: skip
+
+
+def forget_facts() -> None:
+    for name in (SERVER, REPOSITORY):
+        (FACT_CACHE / name).unlink(missing_ok=True)
+
+
+def address(host: containers.TestHost) -> str:
+    """The host's address on the containers' network, for the other container (never used
+    from this machine)."""
+    shown = containers.podman(
+        "inspect", "--format", "{{.NetworkSettings.IPAddress}}", host.name
+    ).stdout.strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", shown), shown
+    return str(shown)
+
+
+@pytest.fixture
+def drill_hosts() -> Iterator[None]:
+    forget_facts()
+    try:
+        containers.start(REPOSITORY_HOST)
+        containers.start(HOST)
+        yield
+    finally:
+        containers.stop(HOST.name)
+        containers.stop(REPOSITORY_HOST.name)
+        forget_facts()
+
+
+def run(*args: str, password: Path | None, env: dict[str, str]) -> Any:
+    result = chaton(*args, password=password, env=env)
+    assert result.returncode == 0, (args, result.stdout[-4000:] + result.stderr[-4000:])
+    return result
+
+
+def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
+    cache = tmp_path / "artifacts"
+    build_test_release("nextcloud", NEXTCLOUD_VERSION, cache)
+    env = {artifacts.CACHE_ENV: str(cache)}
+    password = tmp_path / "vault-password"
+    password.write_text("test-drill-vault-password\n")
+    server = container_server(HOST.name, tmp_path)
+    hosts = {
+        "all": {
+            "children": {
+                "chaton_servers": {"hosts": {SERVER: server}},
+                "chaton_backup_hosts": {
+                    "hosts": {
+                        REPOSITORY: {
+                            "ansible_host": REPOSITORY_HOST.name,
+                            "ansible_connection": "podman",
+                        }
+                    }
+                },
+            }
+        }
+    }
+    settings = {
+        "backup_repository_host": REPOSITORY,
+        "backup_repository_address": address(REPOSITORY_HOST),
+    }
+    root = collective(tmp_path, SERVER, hosts, STRUCTURES, settings)
+    inventory = ["--inventory", str(root)]
+    ca = tmp_path / "ca" / "ca.pem"
+    times: dict[str, float] = {}
+
+    def timed(step: str, *args: str) -> Any:
+        start = time.monotonic()
+        result = run(*args, password=password, env=env)
+        times[step] = times.get(step, 0.0) + time.monotonic() - start
+        return result
+
+    run("render", *inventory, password=password, env=env)
+    timed("deploy", "deploy", *inventory)
+    write_known_data(root)
+    timed("backup", "backup", *inventory)
+    before_files, before_tables = snapshot(root)
+    assert f"/srv/nextcloud/{FIRST}/data/jeanne/files/photo.bin" in before_files
+    assert f"nextcloud_{FIRST.replace('-', '_')}.drill_rows" in before_tables
+    assert any(name.startswith("mailman3.") for name in before_tables)
+    sizes = on_server("du", "-sb", "--", *backed_up(root)[0]).splitlines()
+    data_bytes = sum(int(line.split()[0]) for line in sizes)
+    repository = containers.exec_in(REPOSITORY_HOST.name, "du", "-sb", f"/srv/borg/{SERVER}")
+    repository_bytes = int(repository.stdout.split()[0])
+
+    # The server is lost: a fresh one, deployed, then restored.
+    containers.stop(HOST.name)
+    forget_facts()
+    containers.start(HOST)
+    timed("rebuild", "deploy", *inventory)
+    dry = run("restore", "--server", SERVER, *inventory, password=password, env=env)
+    assert "would come back from" in dry.stdout and "Nothing was changed" in dry.stdout
+    timed("restore", "restore", "--server", SERVER, "--yes", *inventory)
+    after_files, after_tables = snapshot(root)
+    assert sorted(after_files) == sorted(before_files)
+    assert {p for p in before_files if after_files[p] != before_files[p]} == set()
+    assert after_tables == before_tables
+    verified = run("verify", *inventory, "--ca-file", str(ca), "--json", password=None, env=env)
+    checks = json.loads(verified.stdout)
+    assert all(check["ok"] for check in checks), checks
+    assert {(c["structure"], c["kind"]) for c in checks} >= {
+        (FIRST, "website"),
+        (FIRST, "nextcloud"),
+        (FIRST, "mailman"),
+        (SECOND, "website"),
+    }
+
+    # One structure restored alone: the other's later change stays.
+    second_page = f"/srv/www/{SECOND}/public/drill.html"
+    on_server("sh", "-c", f"printf 'changed later\\n' > {second_page}")
+    on_server("sh", "-c", f"printf 'damaged\\n' > /srv/www/{FIRST}/public/drill.html")
+    run("restore", FIRST, "--service", "website", "--yes", *inventory, password=password, env=env)
+    assert on_server("cat", second_page) == "changed later\n"
+    first_page = f"/srv/www/{FIRST}/public/drill.html"
+    restored = json.loads(on_server("python3", "-c", MANIFEST, first_page.rsplit("/", 1)[0]))
+    assert restored[first_page] == before_files[first_page]
+
+    print(
+        "\nrestore drill: "
+        + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in times.items())
+        + f"; data {data_bytes / 1e6:.1f} MB, repository {repository_bytes / 1e6:.1f} MB "
+        f"({repository_bytes / data_bytes:.2f} of the data)"
+    )
