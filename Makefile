@@ -22,7 +22,7 @@ ifeq ($(ACCELERATOR),off)
 export ANSIBLE_STRATEGY := linear
 endif
 
-.PHONY: help host-packages venv image lint unit molecule test test-site demo demo-clean constraints clean
+.PHONY: help host-packages venv image lint unit molecule test suite test-site demo demo-clean constraints clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,7 +55,11 @@ unit: venv ## Python tests that need no container
 molecule: image ## Every role's molecule scenario, idempotence judged from Ansible's stats
 	$(PYTEST) -m 'container and not site' tests/test_roles_molecule.py
 
-test: lint image ## The test suite: lint, Python tests, every role's scenario (under 40 minutes)
+test: image ## The test suite: lint, Python tests, every role's scenario (under 40 minutes)
+	@# The linters run beside the suite: its scenarios spend much of their time waiting.
+	@$(MAKE) --no-print-directory -j2 lint suite
+
+suite: venv
 	$(PYTEST) -m 'not site'
 
 test-site: image ## The long suite: the whole example collective, a collective's life, the restore drill (60-80 minutes)
