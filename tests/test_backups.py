@@ -116,5 +116,6 @@ def test_the_commands_refuse_before_any_server_is_reached(
 def test_the_commands_refuse_an_inventory_not_rendered(
     inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["restore", "velo-cite", "--inventory", str(inventory)]) == 2
-    assert "not rendered yet" in capsys.readouterr().err
+    for command in (["restore", "velo-cite"], ["restore", "--server", "x"], ["backup"]):
+        assert main([*command, "--inventory", str(inventory)]) == 2
+        assert "not rendered yet" in capsys.readouterr().err

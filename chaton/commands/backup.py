@@ -113,6 +113,7 @@ def _run(
 
 
 def _backup(args: argparse.Namespace) -> int:
+    require_rendered(args.inventory)
     host_vars = rendered_host_vars(args.inventory)
     if args.structure:
         structure_selection(args.inventory, host_vars, args.structure, None)  # refusals
