@@ -109,11 +109,11 @@ def server_shells(hosts_file: Path, only: Collection[str] | None = None) -> dict
 def print_table(checks: list[Check]) -> None:
     for check in checks:
         result = _("ok") if check.ok else _("FAILED: {problem}", problem=check.problem)
-        days = "-" if check.certificate_days is None else str(check.certificate_days)
+        days = "    -" if check.certificate_days is None else f"{check.certificate_days:>4}d"
         structure = _(SERVER_UNITS) if check.structure == SERVER_UNITS else check.structure
         print(
             f"{check.server:<12} {structure:<18} {check.name:<36} "
-            f"{check.status or '-':<4} {days:>4}d  {result}"
+            f"{check.status or '-':<4} {days}  {result}"
         )
 
 
