@@ -15,6 +15,7 @@ from typing import Any
 
 from chaton.errors import BadInput
 from chaton.i18n import _
+from chaton.selection import server_selection
 
 RESTORE_VAR = "chaton_restore"
 BACKUP_NOW_VAR = "chaton_backup_now"
@@ -117,31 +118,13 @@ def backup_plan(
         if slug is None:
             names = [str(i["name"]) for i in items]
         else:
-            mine = _data_instances(variables, slug)
+            # The instances `chaton deploy --structure` works on hold the structure's data.
+            selection = server_selection(variables, slug)
+            mine = set(selection["instances"]) if selection else set()
             names = [str(i["name"]) for i in items if i.get("instance") in mine]
         if names:
             found[server] = sorted(names)
     return found
-
-
-def _data_instances(variables: Mapping[str, Any], slug: str) -> set[str]:
-    """The instance ids holding structure `slug`'s data on a server."""
-    ids = {
-        str(item.get("instance"))
-        for item in _backup_items(variables)
-        if item.get("structure") == slug
-    }
-    for social in variables.get("mastodon_instances") or []:
-        accounts = social.get("accounts") or []
-        if any(isinstance(a, Mapping) and a.get("structure") == slug for a in accounts):
-            ids.add(f"mastodon/{social.get('name')}")
-    if any(d.get("structure") == slug for d in variables.get("mailman_domains") or []):
-        ids.update(
-            str(item.get("instance"))
-            for item in _backup_items(variables)
-            if _kind(item) == "mailman"
-        )
-    return ids
 
 
 def plan_inventory(variable: str, per_server: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
