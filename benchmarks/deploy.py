@@ -19,7 +19,8 @@ name, not the demo's):
    configuration at least 3x faster.
 3. **Onboarding in constant time**: `chaton onboard` + `chaton render` + `chaton deploy
    --structure NEW` with 1 structure deployed, then with `--structures` deployed (the example's
-   and generated ones, each with a website and a mailing list); their ratio. Target: at most 1.3.
+   and generated ones, each with a website and a mailing list); each step's time, and the
+   ratio of the totals. Target: at most 1.3.
 
 Compare the ratios, measured in one run on one machine, not the absolute times.
 """
@@ -133,38 +134,40 @@ def deploy_json(root: Path, *options: str) -> dict[str, Any]:
     return dict(json.loads(chaton(root, "deploy", "--json", *options).stdout))
 
 
-def onboard(root: Path, slug: str) -> float:
-    """Seconds of `chaton onboard` + `chaton render` + `chaton deploy --structure slug`."""
-
-    def steps() -> None:
-        chaton(
-            root,
-            "onboard",
-            "--slug",
-            slug,
-            "--name",
-            f"Nouvelle structure {slug}",
-            "--tier",
-            "member",
-            "--contact-name",
-            "Contact",
-            "--contact-email",
-            f"contact@{slug}.example",
-            "--domain",
-            f"{slug}.example",
-            "--list",
-            f"infos:contact@{slug}.example",
-            "--website",
-            "none",
-        )
-        chaton(root, "render")
-        result = deploy_json(root, "--structure", slug)
-        changed = result["changed_by_structure"].get(SERVER, {})
-        others = set(changed) - {slug, ""}
-        if others:
-            raise SystemExit(f"deploy --structure {slug} changed others' pieces: {others}")
-
-    return timed(steps)
+def onboard(root: Path, slug: str) -> dict[str, float]:
+    """Seconds of `chaton onboard`, `chaton render` and `chaton deploy --structure slug`."""
+    seconds = {
+        "onboard": timed(
+            lambda: chaton(
+                root,
+                "onboard",
+                "--slug",
+                slug,
+                "--name",
+                f"Nouvelle structure {slug}",
+                "--tier",
+                "member",
+                "--contact-name",
+                "Contact",
+                "--contact-email",
+                f"contact@{slug}.example",
+                "--domain",
+                f"{slug}.example",
+                "--list",
+                f"infos:contact@{slug}.example",
+                "--website",
+                "none",
+            )
+        ),
+        "render": timed(lambda: chaton(root, "render")),
+    }
+    result: dict[str, Any] = {}
+    seconds["deploy"] = timed(lambda: result.update(deploy_json(root, "--structure", slug)))
+    changed = result["changed_by_structure"].get(SERVER, {})
+    others = set(changed) - {slug, ""}
+    if others:
+        raise SystemExit(f"deploy --structure {slug} changed others' pieces: {others}")
+    return seconds
 
 
 def forget_facts() -> None:
@@ -255,10 +258,13 @@ def main() -> int:
             else ""
         )
         print(f"  {label}: {median:7.1f} s   {ratio}")
-    print(f"onboarding (onboard + render + deploy --structure), 1 structure deployed: {one:7.1f} s")
+    for label, steps in (("1 structure", one), (f"{args.structures} structures", many)):
+        parts = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items())
+        print(f"onboarding, {label} deployed: {sum(steps.values()):7.1f} s ({parts})")
+    onboarding = sum(many.values()) / sum(one.values())
     print(
-        f"onboarding, {args.structures} structures deployed:"
-        f" {many:7.1f} s   ratio {many / one:4.2f} (target <= 1.3)"
+        f"onboarding ratio, {args.structures} structures against 1: {onboarding:4.2f}"
+        " (target <= 1.3)"
     )
     return 0
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "deploy",
     "verify",
     "backup",
+    "remove",
     "dns",
     "artifacts",
     "demo",

@@ -89,6 +89,10 @@ def hosts_from_stats(stats: Mapping[str, Mapping[str, int]] | None) -> dict[str,
     return dict(sorted(hosts.items()))
 
 
+# The tasks whose messages are shown: the roles' reports to the operator.
+NOTE_ACTIONS = frozenset({"debug", "ansible.builtin.debug", "ansible.legacy.debug"})
+
+
 class Progress:
     """Live progress of a run: current play and task, and the counts so far."""
 
@@ -127,11 +131,13 @@ class Progress:
                 result = data.get("res") or {}
                 if "results" not in result:  # a loop's items were counted one by one
                     self._attribute(host, str(data.get("task", self.task)), result)
+            self._note(host, data)
             self._status()
         elif name == "runner_item_on_ok":
             result = data.get("res") or {}
             if result.get("changed"):
                 self._attribute(host, str(data.get("task", self.task)), result)
+            self._note(host, data)
         elif name == "runner_on_failed" and not data.get("ignore_errors"):
             self.counts["failed"] += 1
             message = str((data.get("res") or {}).get("msg", ""))
@@ -145,6 +151,19 @@ class Progress:
             self.failed_tasks.append((host, str(data.get("task", self.task)), message))
             self._line(_("UNREACHABLE {host}: {message}", host=host, message=message))
         return True
+
+    def _note(self, host: str, data: Mapping[str, Any]) -> None:
+        """What a `debug` task of the roles says to the operator (a vhost disabled, an instance
+        kept, a server not backed up), one line per message; a loop's, item by item. A `no_log`
+        task's result holds no message."""
+        if data.get("task_action") not in NOTE_ACTIONS:
+            return
+        result = data.get("res") or {}
+        message = result.get("msg")
+        if message is None or "results" in result:
+            return
+        for line in message if isinstance(message, list) else [message]:
+            self._line(_("  {host}: {message}", host=host, message=str(line)))
 
     def _attribute(self, host: str, task: str, result: Mapping[str, Any]) -> None:
         index = self.indexes.get(host)

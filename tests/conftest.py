@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import STEP_TIMES
 
 from chaton.generated import render_inventory
 from chaton.paths import PROJECT_ROOT
@@ -46,3 +47,23 @@ def rendered(tmp_path: Path) -> Path:
     password.write_text("test-rendered-password\n")
     render_inventory(root, password)
     return root
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where each molecule scenario's time went, step by step (slowest scenario first): what to
+    look at when the suite nears its time budget."""
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            steps = dict(getattr(report, "user_properties", ())).get(STEP_TIMES)
+            if steps:
+                name = report.nodeid.partition("[")[2].rstrip("]") or report.nodeid
+                rows.append((sum(steps.values()), name, steps))
+    if not rows:
+        return
+    terminalreporter.section("molecule steps, seconds")
+    for total, name, steps in sorted(rows, key=lambda row: row[0], reverse=True):
+        parts = ", ".join(f"{step} {seconds:.0f}" for step, seconds in steps.items())
+        terminalreporter.write_line(f"{name:<24} {total:6.0f}  {parts}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from chaton.paths import CONTAINERS_CONF, PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
+# The property a scenario test records its steps' seconds under (printed by tests/conftest.py).
+STEP_TIMES = "step_seconds"
 
 
 def tool_env(**extra: str) -> dict[str, str]:
@@ -58,3 +61,15 @@ def run_live_scenario(role: str, env: dict[str, str]) -> None:
         timeout=3600,
     )
     assert scenario.returncode == 0, (scenario.stdout + scenario.stderr)[-5000:]
+
+
+def filter_plugin(module: str, function: str) -> Any:
+    """A function of one of the project's filter plugins (plugins/filter/<module>.py), loaded
+    from its file as Ansible loads it."""
+    spec = importlib.util.spec_from_file_location(
+        f"{module}_filter", ROOT / "plugins" / "filter" / f"{module}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return getattr(loaded, function)

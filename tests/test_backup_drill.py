@@ -12,15 +12,23 @@ Compared after the restore onto the fresh host, against what was there when the 
   `tmp`, Mailman's `/etc/mailman3` and `/var/lib/mailman3`), except the files the services
   rewrite on their own as they run, named in VOLATILE;
 - every row of every table of every database (the Nextcloud's, Mailman's two), by a digest of
-  the sorted rows, except the tables named in VOLATILE_TABLES;
+  the sorted rows, except the tables named in VOLATILE_TABLES and the rows of VOLATILE_ROWS;
 - then `chaton verify`: the units active, each site, Nextcloud and lists page answering.
 The drill's times and the repository's size against the data's are printed (pytest -s).
+
+Then the Amis du Lavoir give up their Nextcloud: taken out of their structure file, rendered
+and deployed, it is kept (its data, its database, its backups; its units stopped); `chaton
+remove` without --yes changes nothing; with --yes it backs it up one last time, fetches an
+export whose files and database dump are checked against the data written, and removes every
+piece, the other services and the other structure untouched; a deploy after it changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -84,15 +92,20 @@ services:
 """,
 }
 # Files the services rewrite on their own while they run (not data a structure entrusted):
-# Mailman's runtime state and caches, the test release's record of the occ commands the
-# deploy runs.
+# Mailman's runtime state and caches, HyperKitty's search index (rebuilt by its own jobs from
+# the archives), the test release's record of the occ commands the deploy runs.
 VOLATILE = re.compile(
     r"^/var/lib/mailman3/(locks|queue|messages|archives/private/.*\.lock|web/static)/"
+    r"|^/var/lib/mailman3/web/fulltext_index/"
     r"|^/var/lib/mailman3/(data/master\.pid|data/postfix_.*|lists/.*/.*\.lck)$"
     r"|/chaton-test-release-occ\.log$"
 )
 # Tables a running service writes on its own (sessions, its task queue and cache).
-VOLATILE_TABLES = re.compile(r"^(django_session|django_q_.*|hyperkitty_.*cache.*)$")
+# HyperKitty's row of each list mirrors Mailman's own (compared in mailman3's tables): its jobs
+# write it when they first sync, before or after the backup.
+VOLATILE_TABLES = re.compile(
+    r"^(django_session|django_q_.*|hyperkitty_.*cache.*|hyperkitty_mailinglist)$"
+)
 
 # Run in the server: {path: SHA-256} of every file under the folders argv[1:] (a path
 # starting with '-' excludes that folder).
@@ -111,20 +124,25 @@ for root in roots:
                     found[path] = hashlib.sha256(stream.read()).hexdigest()
 print(json.dumps(found))
 """
+# Rows a running service rewrites on its own, left out of their table's digest: the time of the
+# last background job run (Nextcloud's core.lastcron, written by every cron run).
+VOLATILE_ROWS = {"oc_appconfig": "NOT (appid = 'core' AND configkey = 'lastcron')"}
 # Run in the server: {database.table: [rows, digest of the sorted rows]} for the databases
-# argv[1:].
+# argv[2:], without the rows that argv[1] ({table: SQL condition}, JSON) leaves out.
 TABLES = """
 import json, subprocess, sys
 def psql(db, sql):
     return subprocess.run(['runuser', '-u', 'postgres', '--', 'psql', '--no-psqlrc', '-At',
                            '-d', db, '-c', sql], capture_output=True, text=True,
                           check=True, cwd='/').stdout
+kept = json.loads(sys.argv[1])
 found = {}
-for db in sys.argv[1:]:
+for db in sys.argv[2:]:
     names = psql(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split()
     for table in names:
+        where = f" WHERE {kept[table]}" if table in kept else ''
         row = psql(db, "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\\\n' "
-                       f"ORDER BY t::text), '')) FROM public.\\"{table}\\" t").split()
+                       f"ORDER BY t::text), '')) FROM public.\\"{table}\\" t{where}").split()
         found[f'{db}.{table}'] = row
 print(json.dumps(found))
 """
@@ -153,7 +171,7 @@ def snapshot(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
         on_server("python3", "-c", MANIFEST, *paths, *(f"-{path}" for path in exclude))
     )
     files = {path: digest for path, digest in files.items() if not VOLATILE.search(path)}
-    tables = json.loads(on_server("python3", "-c", TABLES, *databases))
+    tables = json.loads(on_server("python3", "-c", TABLES, json.dumps(VOLATILE_ROWS), *databases))
     tables = {
         name: rows
         for name, rows in tables.items()
@@ -304,9 +322,118 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
     restored = json.loads(on_server("python3", "-c", MANIFEST, first_page.rsplit("/", 1)[0]))
     assert restored[first_page] == before_files[first_page]
 
+    removal(root, before_files, password, env, timed)
     print(
         "\nrestore drill: "
         + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in times.items())
         + f"; data {data_bytes / 1e6:.1f} MB, repository {repository_bytes / 1e6:.1f} MB "
         f"({repository_bytes / data_bytes:.2f} of the data)"
     )
+
+
+# Run in the server: the names of the archives of the backup instance argv[1], read with the
+# repository settings the backup program uses (the instance may be gone from its list).
+ARCHIVES = """
+import json, os, subprocess, sys
+settings = json.load(open('/etc/chaton-backup/instances.json'))
+env = dict(os.environ, BORG_PASSCOMMAND=settings['passcommand'], BORG_RSH=settings['rsh'],
+           BORG_RELOCATED_REPO_ACCESS_IS_OK='yes')
+found = subprocess.run(['borg', 'list', '--json', '--glob-archives', sys.argv[1] + '.*',
+                        settings['repository']], env=env, capture_output=True, text=True,
+                       check=True)
+print(json.dumps([a['name'] for a in json.loads(found.stdout)['archives']]))
+"""
+
+
+def exists_on_server(path: str) -> bool:
+    return containers.exec_in(HOST.name, "test", "-e", path, check=False).returncode == 0
+
+
+def removal(
+    root: Path, before_files: dict[str, str], password: Path, env: dict[str, str], timed: Any
+) -> None:
+    """The Amis du Lavoir give up their Nextcloud: kept after the deploy, then removed."""
+    home = f"/srv/nextcloud/{FIRST}"
+    database = f"nextcloud_{FIRST.replace('-', '_')}"
+    backup = f"nextcloud-{FIRST}"
+    photo = f"{home}/data/jeanne/files/photo.bin"
+    structure = root / "structures" / f"{FIRST}.yml"
+    text = structure.read_text(encoding="utf-8")
+    structure.write_text(text[: text.index("  nextcloud:\n")], encoding="utf-8")
+    inventory = ["--inventory", str(root)]
+    run("render", *inventory, password=password, env=env)
+    deployed = timed("deploy without the Nextcloud", "deploy", *inventory)
+    assert (
+        f"{SERVER}: nextcloud/{FIRST} ({FIRST}) is no longer listed: it is kept" in deployed.stderr
+    )
+    # Kept: its data, its database, its backup configuration; its units stopped.
+    assert exists_on_server(photo)
+    assert exists_on_server(f"/etc/chaton/instances/nextcloud.{FIRST}.json")
+    assert exists_on_server(f"/etc/borgmatic.d/{backup}.yaml")
+    states = containers.exec_in(
+        HOST.name, "systemctl", "is-active", f"nextcloud-cron@{FIRST}.timer",
+        f"redis-server@{backup}.service", check=False,
+    ).stdout.split()  # fmt: skip
+    assert states == ["inactive", "inactive"]
+    archives_before = json.loads(on_server("python3", "-c", ARCHIVES, backup))
+
+    dry = run("remove", FIRST, *inventory, password=password, env=env)
+    assert f"{SERVER} nextcloud/{FIRST}: would be removed:" in dry.stdout
+    assert "first backed up one last time" in dry.stdout
+    assert "Nothing was changed" in dry.stdout
+    assert exists_on_server(photo)
+
+    removed = timed("remove", "remove", FIRST, "--yes", *inventory)
+    assert f"{SERVER} nextcloud/{FIRST}: removed" in removed.stdout
+    (export,) = (root / "exports" / FIRST).glob(f"{SERVER}.nextcloud.{FIRST}.*.tar.gz")
+    assert export.stat().st_mode & 0o777 == 0o600
+    assert f"{export} ({export.stat().st_size} bytes, SHA-256 " in removed.stdout
+    with tarfile.open(export) as packed:
+        names = packed.getnames()
+        assert f"{home[1:]}/data/jeanne/files/compte-rendu.txt" in names
+        assert not [n for n in names if n.startswith(f"{home[1:]}/tmp/")]
+        stream = packed.extractfile(photo[1:])
+        assert stream is not None
+        assert hashlib.sha256(stream.read()).hexdigest() == before_files[photo]
+        dump = packed.extractfile(f"databases/{database}.dump")
+        assert dump is not None and dump.read(5) == b"PGDMP"  # pg_dump's custom format
+        described = packed.extractfile("instance.json")
+        assert described is not None
+        assert json.loads(described.read())["id"] == f"nextcloud/{FIRST}"
+    # Backed up one last time; the archives stay in the repository.
+    archives_after = json.loads(on_server("python3", "-c", ARCHIVES, backup))
+    assert set(archives_before) < set(archives_after)
+    # Every piece gone.
+    for path in (
+        home,
+        f"/etc/chaton/instances/nextcloud.{FIRST}.json",
+        f"/etc/borgmatic.d/{backup}.yaml",
+        f"/etc/redis/redis-{backup}.conf",
+        f"/var/lib/redis-{backup}",
+        f"/etc/php/8.2/fpm/pool.d/{backup}.conf",
+        f"/etc/php/8.2/fpm/pool.d/{backup}.conf.disabled",
+        f"/etc/nginx/sites-available/{backup}.conf",
+        f"/etc/nginx/sites-enabled/{backup}.conf",
+        f"/etc/systemd/system/nextcloud-cron@{FIRST}.service.d",
+        "/var/lib/chaton-remove/" + export.name,
+    ):
+        assert not exists_on_server(path), path
+    assert containers.exec_in(HOST.name, "getent", "passwd", backup, check=False).returncode == 2
+    databases = on_server(
+        "runuser", "-u", "postgres", "--", "psql", "--no-psqlrc", "-At", "-c",
+        "SELECT datname FROM pg_database UNION ALL SELECT rolname FROM pg_roles",
+    ).split()  # fmt: skip
+    assert database not in databases and "mailman3" in databases
+    # The rest answers, and a deploy finds nothing to do.
+    ca = root.parent / "ca" / "ca.pem"
+    verified = run("verify", *inventory, "--ca-file", str(ca), "--json", password=None, env=env)
+    checks = json.loads(verified.stdout)
+    assert all(check["ok"] for check in checks), checks
+    assert {(c["structure"], c["kind"]) for c in checks if c["kind"] != "units"} == {
+        (FIRST, "website"),
+        (FIRST, "mailman"),
+        (SECOND, "website"),
+    }
+    again = timed("deploy after the removal", "deploy", *inventory, "--json")
+    assert json.loads(again.stdout)["changed_tasks"] == [], again.stdout
+    assert "no longer listed" not in again.stderr

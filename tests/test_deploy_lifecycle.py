@@ -2,7 +2,8 @@
 killed midway, run again; a structure onboarded and deployed alone; a whole deploy after it.
 
 `chaton render` and `chaton deploy` run in processes of their own, for a collective of one
-structure with a website and a mailing list. The first deploy is killed (SIGKILL to its whole
+structure with a website and a mailing list. A deploy in check mode on the fresh host runs and
+changes nothing. The first deploy is killed (SIGKILL to its whole
 process group: chaton, ansible-playbook and their workers) a while after the mail play started,
 when packages are being installed and configuration files written. The second deploy must
 succeed without help, `chaton verify` must find the website and the lists answering as their
@@ -139,6 +140,14 @@ def test_a_collectives_life_killed_deploy_onboarding_and_whole_deploy(tmp_path: 
     vault = root / "generated" / "secrets.vault.yml"
     vault_before = vault.read_bytes()
     with containers.running(HOST):
+        # 0. In check mode on the fresh host: it says what it would change, and changes nothing.
+        checked = deploy(root, password, "--check")
+        hosts = checked["hosts"]
+        assert isinstance(hosts, dict) and hosts[SERVER]["changed"] > 0, checked
+        for path in ("/etc/nginx", "/etc/mailman3", "/etc/chaton", "/srv/www"):
+            absent = containers.exec_in(HOST.name, "test", "-e", path, check=False)
+            assert absent.returncode == 1, f"{path} exists after a deploy in check mode"
+
         # 1. Killed midway, run again: it converges, with the vault rendered before.
         killed_deploy(root, password)
         deploy(root, password)

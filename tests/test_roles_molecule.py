@@ -10,13 +10,16 @@ every host. The test host is destroyed whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from support import ROOT, run_group, tool_env
+from support import ROOT, STEP_TIMES, run_group, tool_env
 
 ROLES = sorted(p.parents[2].name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
 PROJECT_SCENARIOS = sorted(p.parent.name for p in ROOT.glob("molecule/*/molecule.yml"))
@@ -25,6 +28,16 @@ SCENARIOS = ROLES + [f"molecule/{name}" for name in PROJECT_SCENARIOS]
 # every service of the example collective, on a machine that runs another scenario beside it).
 ROLE_STEP_TIMEOUT = 1200
 PROJECT_STEP_TIMEOUT = 3000
+
+
+@contextlib.contextmanager
+def timed(steps: dict[str, float], step: str) -> Iterator[None]:
+    """Record in `steps` the seconds the block took (also when it fails)."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        steps[step] = round(time.monotonic() - start, 1)
 
 
 def molecule(
@@ -38,9 +51,11 @@ def molecule(
     command = ["molecule", step, *scenario, *(["--", *ansible_args] if ansible_args else [])]
     # Its own process group: a step that outlives the timeout takes its ansible-playbook along.
     timeout = PROJECT_STEP_TIMEOUT if role.startswith("molecule/") else ROLE_STEP_TIMEOUT
+    start = time.monotonic()
     result = run_group(command, cwd=cwd, env=tool_env(**env), timeout=timeout)
+    seconds = time.monotonic() - start
     with log.open("a", encoding="utf-8") as stream:
-        stream.write(f"\n===== molecule {step} (rc={result.returncode})\n")
+        stream.write(f"\n===== molecule {step} (rc={result.returncode}, {seconds:.1f} s)\n")
         stream.write(result.stdout + result.stderr)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
@@ -77,26 +92,36 @@ def assert_no_change(role: str, what: str, stats: dict[str, object]) -> None:
         for s in SCENARIOS
     ],
 )
-def test_role_scenario(role: str, tmp_path: Path) -> None:
+def test_role_scenario(role: str, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
     log = tmp_path / "molecule.log"
+    steps: dict[str, float] = {}
+    # Where a scenario's time goes, printed at the end of the run (tests/conftest.py).
+    record_property(STEP_TIMES, steps)
     molecule(role, "reset", log)
     try:
         # No `molecule syntax`: ansible-lint (make lint) checks every scenario's playbooks.
-        molecule(role, "create", log)
-        molecule(role, "prepare", log)
-        first = converge_stats(role, log, tmp_path / "first.json")
+        with timed(steps, "create"):
+            molecule(role, "create", log)
+        with timed(steps, "prepare"):
+            molecule(role, "prepare", log)
+        with timed(steps, "converge"):
+            first = converge_stats(role, log, tmp_path / "first.json")
         assert first["hosts"], "the converge reached no host"
         # On the strategy the run was given (`make test ACCELERATOR=off`: Ansible's own). The
         # whole site's second converge on the standard strategy alone took 15 minutes here.
-        second = converge_stats(role, log, tmp_path / "second.json")
+        with timed(steps, "second converge"):
+            second = converge_stats(role, log, tmp_path / "second.json")
         assert_no_change(role, "the second converge", second)
         # Check mode on the converged host: it runs, and it finds nothing to change. (Not
         # `molecule check`: that command runs a sequence of its own, which destroys the host.)
-        checked = converge_stats(role, log, tmp_path / "check.json", "--check")
+        with timed(steps, "check mode"):
+            checked = converge_stats(role, log, tmp_path / "check.json", "--check")
         assert_no_change(role, "a converge in check mode", checked)
-        molecule(role, "verify", log)
+        with timed(steps, "verify"):
+            molecule(role, "verify", log)
     finally:
-        molecule(role, "destroy", log)
+        with timed(steps, "destroy"):
+            molecule(role, "destroy", log)
 
 
 def test_every_scenario_has_its_own_test_host() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from chaton.runner import HostStats, Progress, RunResult, _rotate, hosts_from_stats
+from support import ROOT
+
+from chaton.runner import HostStats, Progress, RunResult, _rotate, hosts_from_stats, run_playbook
 
 
 def test_hosts_from_runner_stats() -> None:
@@ -73,3 +75,31 @@ def test_rotation_keeps_the_newest_runs_and_nothing_else(tmp_path: Path) -> None
     (tmp_path / "costs").mkdir()  # another command's output beside the runs
     _rotate(tmp_path, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [*names[-2:], "costs"]
+
+
+def test_the_roles_reports_reach_the_operator(tmp_path: Path) -> None:
+    """A real run: each message of a `debug` task is shown as it comes, a loop's item by item;
+    a hidden task's and one meant for a higher verbosity are not."""
+    hosts = tmp_path / "hosts.yml"
+    hosts.write_text(
+        "all:\n  hosts:\n    h1:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {ROOT / '.venv' / 'bin' / 'python'}\n"
+    )
+    out = io.StringIO()
+    result = run_playbook(
+        ROOT / "tests" / "runner_fixtures" / "notes_play.yml",
+        hosts,
+        progress=Progress(out),
+        runs_dir=tmp_path / "runs",
+        fact_cache=tmp_path / "facts",
+    )
+    assert result.succeeded, result.output_tail
+    lines = [line.strip() for line in out.getvalue().splitlines() if line.startswith("  h1: ")]
+    assert lines == [
+        "h1: nextcloud/alpha (alpha) is no longer listed: it is kept",
+        "h1: list infos is kept",
+        "h1: list bureau is kept",
+        "h1: first line",
+        "h1: second line",
+    ]
+    assert "canary" not in out.getvalue()

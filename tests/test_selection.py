@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import ROOT
+from support import ROOT, filter_plugin
 
 from chaton.commands.deploy import rendered_host_vars, structure_selection
 from chaton.errors import BadInput
@@ -20,20 +19,11 @@ from chaton.selection import selection_inventory, selections, server_selection
 from chaton.yamlio import load_vars
 
 GOLDEN = ROOT / "tests" / "render" / "golden" / "example" / "host_vars" / "fabrique-1.yml"
-FILTER = ROOT / "plugins" / "filter" / "chaton_selection.py"
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-def _filter() -> Any:
-    spec = importlib.util.spec_from_file_location("chaton_selection_filter", FILTER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.chaton_selected
-
-
-chaton_selected = _filter()
+chaton_selected = filter_plugin("chaton_selection", "chaton_selected")
 
 
 @pytest.fixture(scope="module")

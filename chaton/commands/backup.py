@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_restore)
 
 
-def _run(
+def run_plan(
     args: argparse.Namespace, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
 ) -> RunResult:
     """`playbook` on the servers of `per_server`, each given its `variable`."""
@@ -120,7 +120,9 @@ def _backup(args: argparse.Namespace) -> int:
     plan = backup_plan(host_vars, args.structure)
     if not plan:
         raise BadInput(_("nothing to back up: no instance is placed on any server"))
-    result = _run(args, BACKUP_NOW, BACKUP_NOW_VAR, {s: {"instances": n} for s, n in plan.items()})
+    result = run_plan(
+        args, BACKUP_NOW, BACKUP_NOW_VAR, {s: {"instances": n} for s, n in plan.items()}
+    )
     return print_summary(result, as_json=args.json)
 
 
@@ -140,7 +142,7 @@ def _restore(args: argparse.Namespace) -> int:
             server: {"instances": names, "at": at, "dry_run": not args.yes, "report_dir": reports}
             for server, names in plan.items()
         }
-        result = _run(args, RESTORE, RESTORE_VAR, per_server)
+        result = run_plan(args, RESTORE, RESTORE_VAR, per_server)
         outcomes = [
             json.loads(path.read_text(encoding="utf-8"))
             for path in sorted(Path(reports).glob("*.json"))
