@@ -22,7 +22,7 @@ from chaton.backups import (
 )
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.commands.deploy import (
-    deploy,
+    deploy_again,
     deploy_inputs,
     print_summary,
     rendered_host_vars,
@@ -152,15 +152,8 @@ def _restore(args: argparse.Namespace) -> int:
         return code
     # The restored instances get what the deploy gives them (temporary folders, units).
     print(_("Deploying {what} again after the restore:", what=args.slug or args.server))
-    again = argparse.Namespace(
-        inventory=args.inventory,
-        vault_password_file=args.vault_password_file,
-        structure=args.slug,
-        limit=args.server,
-        check=False,
-        accelerator=True,
-    )
-    return print_summary(deploy(again), as_json=args.json)
+    again = deploy_again(args, structure=args.slug, limit=args.server)
+    return print_summary(again, as_json=args.json)
 
 
 def print_outcomes(

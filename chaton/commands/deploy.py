@@ -183,6 +183,23 @@ def structure_selection(
     return found
 
 
+def deploy_again(
+    args: argparse.Namespace, *, structure: str | None = None, limit: str | None = None
+) -> RunResult:
+    """A whole deploy (or one structure's, or on some servers) after a command changed the
+    servers (a restore, a removal), with that command's inventory and vault."""
+    return deploy(
+        argparse.Namespace(
+            inventory=args.inventory,
+            vault_password_file=args.vault_password_file,
+            structure=structure,
+            limit=limit,
+            check=False,
+            accelerator=True,
+        )
+    )
+
+
 def deploy(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> RunResult:
     """The site playbook on the inventory; `env`: more environment for Ansible (the demo's
     artifact cache)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.commands.backup import run_plan
-from chaton.commands.deploy import deploy, print_summary, rendered_host_vars, require_rendered
+from chaton.commands.deploy import deploy_again, print_summary, rendered_host_vars, require_rendered
 from chaton.errors import BadInput, ExitCode
 from chaton.i18n import _
 from chaton.model.types import IDENTIFIER_RE
@@ -89,15 +89,7 @@ def _remove(args: argparse.Namespace) -> int:
         return code
     # The servers' lists of what they back up, watch and serve, without what was removed.
     print(_("Deploying {what} again after the removal:", what=", ".join(removed)))
-    again = argparse.Namespace(
-        inventory=args.inventory,
-        vault_password_file=args.vault_password_file,
-        structure=None,
-        limit=",".join(removed),
-        check=False,
-        accelerator=True,
-    )
-    deployed = print_summary(deploy(again), as_json=args.json)
+    deployed = print_summary(deploy_again(args, limit=",".join(removed)), as_json=args.json)
     return max(code, deployed)
 
 
