@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -67,3 +68,66 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for total, name, steps in sorted(rows, key=lambda row: row[0], reverse=True):
         parts = ", ".join(f"{step} {seconds:.0f}" for step, seconds in steps.items())
         terminalreporter.write_line(f"{name:<24} {total:6.0f}  {parts}")
+
+
+# Seconds each role scenario took in one `make test` here (2026-11-27, two workers, the linters
+# beside; its "molecule steps, seconds" table). Only used to order the tests; nothing asserts them.
+SCENARIO_SECONDS = {
+    "nextcloud": 776,
+    "mailman": 760,
+    "mastodon": 705,
+    "backup": 354,
+    "website": 333,
+    "acme": 235,
+    "opendkim": 219,
+    "postgresql": 192,
+    "nginx": 189,
+    "postfix": 159,
+    "common": 156,
+    "php_fpm": 135,
+    "firewall": 135,
+    "redis": 131,
+    "sshd": 118,
+}
+# A scenario not measured yet still counts as a slow one.
+UNMEASURED_SCENARIO_SECONDS = 200
+
+
+def expected_seconds(item: pytest.Item) -> float:
+    """What a test is expected to take, for ordering: a role scenario's measured time, else 0."""
+    if getattr(item, "originalname", None) != "test_role_scenario":
+        return 0
+    role = item.callspec.params.get("role", "") if hasattr(item, "callspec") else ""
+    return SCENARIO_SECONDS.get(role, UNMEASURED_SCENARIO_SECONDS)
+
+
+def spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests in the order that finishes soonest on `workers` pytest-xdist workers.
+
+    xdist's `worksteal` gives each worker a contiguous part of the collection, nearly equal in
+    number (worker k: len // (workers - k) of what is left), then moves tests from a busy
+    worker's queue to an idle one. So each part starts with its share of the slow tests, the
+    slowest first, shared out longest first to the least loaded part; the quick tests fill the
+    parts in their own order, and stealing evens out the end."""
+    sizes = []
+    remaining = len(items)
+    for k in range(workers):
+        sizes.append(remaining // (workers - k))
+        remaining -= sizes[-1]
+    slow = sorted((i for i in items if expected_seconds(i) > 0), key=expected_seconds, reverse=True)
+    quick = iter(i for i in items if expected_seconds(i) == 0)
+    parts: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for item in slow:
+        k = min((k for k in range(workers) if len(parts[k]) < sizes[k]), key=lambda k: loads[k])
+        parts[k].append(item)
+        loads[k] += expected_seconds(item)
+    for k, part in enumerate(parts):
+        part.extend(next(quick) for _ in range(sizes[k] - len(part)))
+    return [item for part in parts for item in part]
+
+
+@pytest.hookimpl(trylast=True)  # after the deselection by -m and -k
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = spread(items, max(workers, 1))

@@ -6,6 +6,11 @@ molecule/ (run from the project's root with `-s <name>`: the whole site).
 Molecule's own `idempotence` step reads Ansible's text output; here the second converge writes
 its stats as JSON (the project's `chaton_stats` callback) and the test requires changed == 0 on
 every host. The test host is destroyed whatever happens.
+
+Each run keeps molecule's state in a folder of its own (MOLECULE_EPHEMERAL_DIRECTORY), so that
+no `molecule reset` is needed and two checkouts never share it; the test hosts are removed by
+the project's container harness directly (what the scenarios' destroy playbook runs, without
+starting molecule and Ansible for it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 from support import ROOT, STEP_TIMES, run_group, tool_env
+
+from chaton import containers
 
 ROLES = sorted(p.parents[2].name for p in ROOT.glob("roles/*/molecule/default/molecule.yml"))
 PROJECT_SCENARIOS = sorted(p.parent.name for p in ROOT.glob("molecule/*/molecule.yml"))
@@ -40,10 +47,26 @@ def timed(steps: dict[str, float], step: str) -> Iterator[None]:
         steps[step] = round(time.monotonic() - start, 1)
 
 
+def scenario_file(role: str) -> Path:
+    """The molecule.yml of `role`'s scenario (a role's name, or molecule/<scenario>)."""
+    if role.startswith("molecule/"):
+        return ROOT / role / "molecule.yml"
+    return ROOT / "roles" / role / "molecule" / "default" / "molecule.yml"
+
+
+def scenario_platforms(role: str) -> list[dict[str, object]]:
+    """The test hosts of `role`'s scenario (its molecule.yml's, else the shared config's)."""
+    base = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    scenario = yaml.safe_load(scenario_file(role).read_text()) or {}
+    platforms: list[dict[str, object]] = scenario.get("platforms", base["platforms"])
+    return platforms
+
+
 def molecule(
     role: str, step: str, log: Path, *ansible_args: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run one molecule step of `role` (a role's name, or molecule/<scenario>)."""
+    """Run one molecule step of `role` (a role's name, or molecule/<scenario>), with the
+    state folder of this run (MOLECULE_EPHEMERAL_DIRECTORY, in `env`)."""
     if role.startswith("molecule/"):
         cwd, scenario = ROOT, ["--scenario-name", role.removeprefix("molecule/")]
     else:
@@ -94,47 +117,45 @@ def assert_no_change(role: str, what: str, stats: dict[str, object]) -> None:
 )
 def test_role_scenario(role: str, tmp_path: Path, record_property: pytest.RecordProperty) -> None:
     log = tmp_path / "molecule.log"
+    state = {"MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "molecule-state")}
     steps: dict[str, float] = {}
     # Where a scenario's time goes, printed at the end of the run (tests/conftest.py).
     record_property(STEP_TIMES, steps)
-    molecule(role, "reset", log)
     try:
         # No `molecule syntax`: ansible-lint (make lint) checks every scenario's playbooks.
-        with timed(steps, "create"):
-            molecule(role, "create", log)
-        with timed(steps, "prepare"):
-            molecule(role, "prepare", log)
+        # Molecule's create runs the scenario's prepare playbook too.
+        with timed(steps, "create and prepare"):
+            molecule(role, "create", log, **state)
         with timed(steps, "converge"):
-            first = converge_stats(role, log, tmp_path / "first.json")
+            first = converge_stats(role, log, tmp_path / "first.json", **state)
         assert first["hosts"], "the converge reached no host"
         # On the strategy the run was given (`make test ACCELERATOR=off`: Ansible's own). The
         # whole site's second converge on the standard strategy alone took 15 minutes here.
         with timed(steps, "second converge"):
-            second = converge_stats(role, log, tmp_path / "second.json")
+            second = converge_stats(role, log, tmp_path / "second.json", **state)
         assert_no_change(role, "the second converge", second)
         # Check mode on the converged host: it runs, and it finds nothing to change. (Not
         # `molecule check`: that command runs a sequence of its own, which destroys the host.)
         with timed(steps, "check mode"):
-            checked = converge_stats(role, log, tmp_path / "check.json", "--check")
+            checked = converge_stats(role, log, tmp_path / "check.json", "--check", **state)
         assert_no_change(role, "a converge in check mode", checked)
         with timed(steps, "verify"):
-            molecule(role, "verify", log)
+            molecule(role, "verify", log, **state)
     finally:
         with timed(steps, "destroy"):
-            molecule(role, "destroy", log)
+            for platform in scenario_platforms(role):
+                containers.stop(str(platform["name"]))
 
 
 def test_every_scenario_has_its_own_test_host() -> None:
     """make test runs two scenarios at once: two sharing a container name would destroy each
     other's host. A scenario without platforms gets the shared config's."""
-    base = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
-    files = [ROOT / "roles" / r / "molecule" / "default" / "molecule.yml" for r in ROLES]
-    files += [ROOT / "molecule" / name / "molecule.yml" for name in PROJECT_SCENARIOS]
     names = []
-    for path in files:
-        scenario = yaml.safe_load(path.read_text()) or {}
-        platforms = scenario.get("platforms", base["platforms"])
+    for role in SCENARIOS:
+        platforms = scenario_platforms(role)
         names += [platform["name"] for platform in platforms]
+        path = scenario_file(role)
+        scenario = yaml.safe_load(path.read_text()) or {}
         hosts = (scenario.get("verifier", {}).get("options") or {}).get("hosts")
         if hosts is not None:
             # testinfra reaches the scenario's own hosts (a backup scenario has two).
