@@ -32,6 +32,7 @@ from typing import Any
 
 from chaton.i18n import _
 from chaton.render import HOST_VARS
+from chaton.units import instance_units
 from chaton.yamlio import load_vars
 
 MIN_CERT_DAYS = 14
@@ -51,7 +52,6 @@ UNITS_KIND = "units"
 # Debian 12's PostgreSQL cluster and PHP-FPM units (the postgresql and php_fpm roles' own).
 POSTGRESQL_UNIT = "postgresql@15-main.service"
 PHP_FPM_UNIT = "php8.2-fpm.service"
-MASTODON_PROCESSES = ("web", "sidekiq", "streaming")
 
 
 @dataclass(frozen=True)
@@ -266,24 +266,14 @@ def expected_units(host_vars: Mapping[str, Any]) -> dict[str, list[str]]:
         add(SERVER_UNITS, "opendkim.service")
     if host_vars.get("mailman_domains"):
         add(SERVER_UNITS, "mailman3.service", "mailman3-web.service")
-    for site in host_vars.get("website_sites", []):
-        if site["enabled"] and site.get("git"):
-            add(site["structure"], f"chaton-website-build-{site['name']}.timer")
-    for cloud in host_vars.get("nextcloud_instances", []):
-        if cloud["enabled"]:
-            add(
-                cloud["structure"],
-                f"nextcloud-cron@{cloud['name']}.timer",
-                f"redis-server@{cloud['redis']}.service",
-            )
-    for social in host_vars.get("mastodon_instances", []):
-        if social["enabled"]:
-            add(
-                social["structure"] or "shared",
-                *(f"mastodon-{process}@{social['name']}.service" for process in MASTODON_PROCESSES),
-                f"mastodon-cleanup@{social['name']}.timer",
-                f"redis-server@{social['redis']}.service",
-            )
+    for kind, own in (
+        ("website", "website_sites"),
+        ("nextcloud", "nextcloud_instances"),
+        ("mastodon", "mastodon_instances"),
+    ):
+        for item in host_vars.get(own, []):
+            if item["enabled"]:
+                add(item["structure"] or "shared", *instance_units(kind, item))
     return units
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support import ROOT, filter_plugin
 
 from chaton.cli import main
 from chaton.commands.remove import export_dir, print_outcomes
 from chaton.runner import HostStats, RunResult
+from chaton.units import instance_units
 from chaton.yamlio import load_vars
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -165,7 +167,9 @@ WOULD = {
     "export_dir": "/inv/exports/velo-cite",
     "pieces": RECORD,
 }
-KEPT_MASTODON = {**WOULD, "id": "mastodon/velo-cite", "kind": "mastodon", "removable": False}
+# A test double of a report for a kind of instance the removal playbook does not know how to
+# remove (every recorded kind is removable today: chaton_removable_kinds in playbooks/remove.yml).
+KEPT_UNKNOWN_KIND = {**WOULD, "id": "peertube/velo-cite", "kind": "peertube", "removable": False}
 REMOVED = {
     "server": "fabrique-1",
     "id": "nextcloud/velo-cite",
@@ -199,10 +203,10 @@ def test_a_dry_run_says_what_each_piece_is(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_a_kind_not_removable_yet_is_said_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    outcomes = [WOULD, KEPT_MASTODON]
+    outcomes = [WOULD, KEPT_UNKNOWN_KIND]
     assert print_outcomes("velo-cite", outcomes, run(), dry_run=True, as_json=False) == 1
     out = capsys.readouterr().out
-    assert "mastodon/velo-cite: stays kept: removing a mastodon instance is not done yet" in out
+    assert "peertube/velo-cite: stays kept: removing a peertube instance is not done yet" in out
     assert "run again with --yes" not in out
 
 
@@ -237,3 +241,43 @@ def test_exports_are_kept_per_structure_in_the_inventory(tmp_path: Path) -> None
     assert export_dir(tmp_path, "velo-cite") == tmp_path / "exports" / "velo-cite"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "/inventories/*/exports/" in ignored
+
+
+def test_the_export_is_fetched_as_a_stream_not_through_memory() -> None:
+    # Ansible's fetch with become reads the whole file in memory (slurp, base64): an export of a
+    # Nextcloud can be gigabytes. It is fetched as the login account, which alone may read it.
+    (block,) = yaml.safe_load((ROOT / "playbooks/tasks/remove_instance.yml").read_text())
+    tasks = block["block"]
+    fetches = [t for t in tasks if "ansible.builtin.fetch" in t]
+    assert len(fetches) == 1 and fetches[0].get("become") is False
+    position = {t["name"].split(":")[0]: i for i, t in enumerate(tasks)}
+    handed = tasks[position["Let that account read the export, and no one else"]]
+    assert handed["ansible.builtin.file"]["owner"] == "{{ __chaton_login_user.stdout }}"
+    assert handed["ansible.builtin.file"]["mode"] == "0400"
+    assert (
+        position["Make the export file, readable by root only"]
+        < position["Pack its files and its dumps"]
+        < position["Let that account read the export, and no one else"]
+        < tasks.index(fetches[0])
+    )
+
+
+def test_every_recorded_kind_is_removable_by_its_role() -> None:
+    recorded = filter_plugin("chaton_instances", "RECORDED_KINDS")
+    play = yaml.safe_load((ROOT / "playbooks/remove.yml").read_text())[0]
+    assert sorted(play["vars"]["chaton_removable_kinds"]) == sorted(recorded)
+    for kind in recorded:
+        assert (ROOT / "roles" / kind / "tasks" / "remove.yml").is_file(), kind
+        specs = yaml.safe_load((ROOT / "roles" / kind / "meta" / "argument_specs.yml").read_text())
+        assert f"{kind}_remove" in specs["argument_specs"]["remove"]["options"], kind
+
+
+def test_a_kind_without_known_units_is_an_error_not_an_empty_list() -> None:
+    with pytest.raises(ValueError, match="peertube"):
+        instance_units("peertube", {"name": "velo-cite"})
+    # A site not built from git runs no unit of its own; with git, its build timer.
+    assert instance_units("website", {"name": "a"}) == []
+    assert instance_units("website", {"name": "a", "git": {}}) == []
+    assert instance_units("website", {"name": "a", "git": {"url": "x"}}) == [
+        "chaton-website-build-a.timer"
+    ]

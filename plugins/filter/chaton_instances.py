@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chaton.units import instance_units
+
 # The kinds of instance that have pieces of their own on a server (a structure's lists live in
 # the server's Mailman, which is not theirs alone).
 RECORDED_KINDS = ("nextcloud", "website", "mastodon")
@@ -37,21 +39,6 @@ KEPT_KEYS = (
     "php_fpm_pool",
     "shared",
 )
-MASTODON_PROCESSES = ("web", "sidekiq", "streaming")
-
-
-def _units(kind: str, item: Mapping[str, Any]) -> list[str]:
-    name = item["name"]
-    if kind == "nextcloud":
-        units = [f"nextcloud-cron@{name}.timer"]
-    elif kind == "website":
-        units = [f"chaton-website-build-{name}.timer"] if item.get("git") else []
-    else:
-        units = [f"mastodon-{process}@{name}.service" for process in MASTODON_PROCESSES]
-        units.append(f"mastodon-cleanup@{name}.timer")
-    if item.get("redis"):
-        units.append(f"redis-server@{item['redis']}.service")
-    return units
 
 
 def _of(items: Any, key: str, value: str) -> list[Mapping[str, Any]]:
@@ -80,7 +67,7 @@ def chaton_instance_records(ids: Iterable[str], lists: Mapping[str, Any]) -> lis
                 "name": name,
                 "structure": item.get("structure"),
                 "item": {key: item[key] for key in KEPT_KEYS if key in item},
-                "units": _units(kind, item),
+                "units": instance_units(kind, item),
                 "databases": [
                     {"name": d["name"], "owner": d.get("owner", d["name"])}
                     for d in _of(lists.get("postgresql_databases"), "instance", instance_id)

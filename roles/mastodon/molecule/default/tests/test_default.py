@@ -484,3 +484,50 @@ def test_a_suspended_instance_stops_and_comes_back_as_it_was(host):
     assert psql(host, "mastodon_gamma", "SELECT username FROM accounts ORDER BY 1") == (
         accounts_before
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Removal (last: gamma's instance is gone after it)
+
+
+def test_a_removed_instance_leaves_nothing_and_the_other_runs_on(host):
+    shared_before = env_digest(host, "shared")
+    # Removing an instance still listed is refused by the role, before anything changes.
+    listed = scenario_tools.ansible_playbook(
+        HOST, SCENARIO / "remove.yml", "--extra-vars", json.dumps({"test_refuse_listed": True})
+    )
+    assert listed.returncode != 0
+    assert "mastodon: shared cannot be removed" in listed.stdout + listed.stderr
+    assert fetch(host, "shared", "/health").stdout == "OK"
+    run = scenario_tools.ansible_playbook(HOST, SCENARIO / "remove.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    for unit in [f"mastodon-{p}@gamma.service" for p in (*PROCESSES, "cleanup")] + [
+        "mastodon-cleanup@gamma.timer",
+        "redis-server@mastodon-gamma.service",
+    ]:
+        shown = host.run(f"systemctl show -p ActiveState,UnitFileState --value {unit}").stdout
+        # A template's instance left without its drop-in: not running, and not enabled (the
+        # cleanup service has no [Install]: static).
+        assert shown.split() in (["inactive"], ["inactive", "disabled"], ["inactive", "static"]), (
+            unit,
+            shown,
+        )
+    for path in (
+        "/srv/mastodon/gamma",
+        "/run/mastodon/gamma",
+        "/var/lib/chaton-mastodon/gamma.secrets.json",
+        "/etc/systemd/system/mastodon-web@gamma.service.d",
+        "/etc/systemd/system/mastodon-cleanup@gamma.service.d",
+    ):
+        assert not host.file(path).exists, path
+    assert not host.user("mastodon-gamma").exists and not host.group("mastodon-gamma").exists
+    assert "mastodon-gamma" not in host.file("/etc/tmpfiles.d/chaton-mastodon.conf").content_string
+    databases = psql(host, "postgres", "SELECT datname FROM pg_database ORDER BY 1").split()
+    assert "mastodon_gamma" not in databases and "mastodon_shared" in databases
+    gone = fetch(host, "gamma", "/health", "-o", "/dev/null", "-w", "%{http_code}")
+    assert gone.stdout != "200"
+    # The shared instance is untouched and still answers; its release (shared) stays.
+    assert env_digest(host, "shared") == shared_before
+    assert fetch(host, "shared", "/health").stdout == "OK"
+    assert all(host.service(f"mastodon-{p}@shared.service").is_running for p in PROCESSES)
+    assert host.file(f"{RELEASES}/4.3.1").is_directory
