@@ -193,3 +193,19 @@ def test_a_structures_deploy_works_on_its_site_only(host):
         run = converge(HOST, SCENARIO)
     assert run.returncode == 0, run.stdout[-3000:]
     assert host.file("/srv/www/alpha/public").mode == 0o2750
+
+
+def test_what_a_restore_set_aside_is_not_taken_for_a_site(host):
+    """`chaton restore` moves the folders it replaces aside (<home>.before-restore-<time>): a
+    deploy names them as such, not as sites no longer listed."""
+    aside = "/srv/www/alpha.before-restore-20261128T005856"
+    host.run_expect([0], f"mkdir {aside}")
+    try:
+        run = converge(HOST, SCENARIO)
+        assert run.returncode == 0, run.stdout[-3000:]
+        # Ansible's YAML output folds long messages: compare with the lines joined.
+        said = " ".join(run.stdout.split())
+        assert f"website: {aside}: what a restore replaced, kept aside." in said, said[-3000:]
+        assert "no longer listed" not in said
+    finally:
+        host.run_expect([0], f"rmdir {aside}")
