@@ -8,6 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 MASTODON_PROCESSES = ("web", "sidekiq", "streaming")
+# The kinds of instance that run units of their own, each with its list in a server's rendered
+# host_vars (in the order `chaton verify` lists a structure's units).
+INSTANCE_LISTS = {
+    "website": "website_sites",
+    "nextcloud": "nextcloud_instances",
+    "mastodon": "mastodon_instances",
+}
 
 
 def instance_units(kind: str, item: Mapping[str, Any]) -> list[str]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from chaton.i18n import _
 from chaton.render import HOST_VARS
-from chaton.units import instance_units
+from chaton.units import INSTANCE_LISTS, instance_units
 from chaton.yamlio import load_vars
 
 MIN_CERT_DAYS = 14
@@ -266,11 +266,7 @@ def expected_units(host_vars: Mapping[str, Any]) -> dict[str, list[str]]:
         add(SERVER_UNITS, "opendkim.service")
     if host_vars.get("mailman_domains"):
         add(SERVER_UNITS, "mailman3.service", "mailman3-web.service")
-    for kind, own in (
-        ("website", "website_sites"),
-        ("nextcloud", "nextcloud_instances"),
-        ("mastodon", "mastodon_instances"),
-    ):
+    for kind, own in INSTANCE_LISTS.items():
         for item in host_vars.get(own, []):
             if item["enabled"]:
                 add(item["structure"] or "shared", *instance_units(kind, item))

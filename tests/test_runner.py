@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 from support import ROOT
@@ -83,7 +84,7 @@ def test_the_roles_reports_reach_the_operator(tmp_path: Path) -> None:
     hosts = tmp_path / "hosts.yml"
     hosts.write_text(
         "all:\n  hosts:\n    h1:\n      ansible_connection: local\n"
-        f"      ansible_python_interpreter: {ROOT / '.venv' / 'bin' / 'python'}\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
     )
     out = io.StringIO()
     result = run_playbook(

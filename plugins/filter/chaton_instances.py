@@ -15,17 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chaton.units import instance_units
+from chaton.units import INSTANCE_LISTS, instance_units
 
 # The kinds of instance that have pieces of their own on a server (a structure's lists live in
-# the server's Mailman, which is not theirs alone).
-RECORDED_KINDS = ("nextcloud", "website", "mastodon")
-# Each kind's own list of items, and the keys of an item a record keeps.
-OWN_LISTS = {
-    "nextcloud": "nextcloud_instances",
-    "website": "website_sites",
-    "mastodon": "mastodon_instances",
-}
+# the server's Mailman, which is not theirs alone), each with its own list of items.
+RECORDED_KINDS = tuple(INSTANCE_LISTS)
+# The keys of an item a record keeps.
 KEPT_KEYS = (
     "name",
     "structure",
@@ -54,10 +49,10 @@ def chaton_instance_records(ids: Iterable[str], lists: Mapping[str, Any]) -> lis
         kind, _, name = str(instance_id).partition("/")
         if kind not in RECORDED_KINDS:
             continue
-        own = _of(lists.get(OWN_LISTS[kind]), "name", name)
+        own = _of(lists.get(INSTANCE_LISTS[kind]), "name", name)
         if len(own) != 1:
             raise ValueError(
-                f"chaton_instance_records: {instance_id} is not once in {OWN_LISTS[kind]}"
+                f"chaton_instance_records: {instance_id} is not once in {INSTANCE_LISTS[kind]}"
             )
         item = own[0]
         records.append(
