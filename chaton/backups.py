@@ -15,6 +15,7 @@ from typing import Any
 
 from chaton.errors import BadInput
 from chaton.i18n import _
+from chaton.model.types import IDENTIFIER_RE
 from chaton.selection import server_selection
 
 RESTORE_VAR = "chaton_restore"
@@ -31,6 +32,21 @@ def _backup_items(host_vars: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _kind(item: Mapping[str, Any]) -> str:
     return str(item.get("instance", "")).split("/", 1)[0]
+
+
+def secrets_base(server: str) -> str:
+    """Where a server's backup secrets are in the vault (`chaton render` makes them)."""
+    return f"backup/{server}"
+
+
+def restore_source(server: str | None) -> dict[str, str] | None:
+    """`--from SERVER`: the repository a restore reads, as roles/backup takes it (the server,
+    the vault reference of its passphrase); None: each server's own."""
+    if server is None:
+        return None
+    if IDENTIFIER_RE.fullmatch(server) is None:
+        raise BadInput(_("--from {server}: not a server name", server=server))
+    return {"server": server, "passphrase": f"{secrets_base(server)}/passphrase"}
 
 
 def check_at(at: str | None) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from chaton.backups import secrets_base
 from chaton.errors import BadInput, ChatonError
 from chaton.i18n import _
 from chaton.loader import Inventory
@@ -525,7 +526,7 @@ def render(inventory: Inventory, plan: Plan, *, local_suffix: str | None = None)
                 _website(server, structure, secrets)
     for server in servers.values():
         if server.record:
-            server.backup_secrets = secrets.refs(f"backup/{server.name}", BACKUP_SECRETS)
+            server.backup_secrets = secrets.refs(secrets_base(server.name), BACKUP_SECRETS)
     if local_suffix is not None:
         _add_local_names(servers, check_local_suffix(local_suffix))
     _check_unique(servers)

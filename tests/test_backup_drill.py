@@ -1,13 +1,15 @@
 """The restore drill: a server deployed, known data written in each service, backed up to a
-repository host, the server destroyed, a fresh one deployed and restored, and everything
-compared; then one structure restored alone, the other left as it was.
+repository host, the server destroyed, a fresh one of another name deployed in its place and
+restored from the lost server's repository, and everything compared; then one structure restored
+alone, the other left as it was.
 
-Through the CLI, as an operator runs it, on two test hosts: the server (`drill-1`) and the
-repository host (`drill-repo`, the chaton_backup_hosts group), which the server reaches over the
-containers' network. Two structures: the Amis du Lavoir (a website, lists, a Nextcloud, on the
-test suite's test release of Nextcloud) and the Fournil Solidaire (a website).
+Through the CLI, as an operator runs it, on two test hosts: the server (`drill-1`, replaced by
+`drill-2` in the same container) and the repository host (`drill-repo`, the chaton_backup_hosts
+group), which the server reaches over the containers' network. Two structures: the Amis du
+Lavoir (a website, lists, a Nextcloud, on the test suite's test release of Nextcloud) and the
+Fournil Solidaire (a website).
 
-Compared after the restore onto the fresh host, against what was there when the backup ran:
+Compared after the restore onto the new server, against what was there when the backup ran:
 - every file of every backed-up folder, by SHA-256 (the websites, the Nextcloud's home but its
   `tmp`, Mailman's `/etc/mailman3` and `/var/lib/mailman3`), except the files the services
   rewrite on their own as they run, named in VOLATILE;
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collectives import chaton, collective, container_server
+from collectives import chaton, collective, container_server, write_hosts
 
 from chaton import artifacts, containers
 from chaton.commands.demo import build_test_release
@@ -46,9 +48,15 @@ from chaton.yamlio import load_vars
 pytestmark = [pytest.mark.container, pytest.mark.site]
 
 SERVER = "drill-1"
+# The server that replaces it, in the same container (its name, its facts, its repository are
+# new): the structures are placed on it, their archives are in drill-1's repository.
+NEW_SERVER = "drill-2"
 REPOSITORY = "drill-repo"
 HOST = containers.TestHost(
     name="chaton-test-drill", hostname=SERVER, publish=("127.0.0.1:18445:443",)
+)
+NEW_HOST = containers.TestHost(
+    name="chaton-test-drill", hostname=NEW_SERVER, publish=("127.0.0.1:18445:443",)
 )
 REPOSITORY_HOST = containers.TestHost(name="chaton-test-drill-repo", hostname=REPOSITORY)
 NEXTCLOUD_VERSION = "31.0.0"
@@ -100,6 +108,14 @@ VOLATILE = re.compile(
     r"|^/var/lib/mailman3/(data/master\.pid|data/postfix_.*|lists/.*/.*\.lck)$"
     r"|/chaton-test-release-occ\.log$"
 )
+# The settings of a server's Mailman that hold its secrets (the vault's mailman/<server>/…), and
+# the name of the copy Ansible keeps of a file it replaces.
+MAILMAN_SETTINGS = (
+    "/etc/mailman3/mailman-hyperkitty.cfg",
+    "/etc/mailman3/mailman-web.py",
+    "/etc/mailman3/mailman.cfg",
+)
+ANSIBLE_COPY = re.compile(r"\.[0-9]+\.[0-9]{4}-[0-9]{2}-[0-9]{2}@[0-9:]{8}~$")
 # Tables a running service writes on its own (sessions, its task queue and cache).
 # HyperKitty's row of each list mirrors Mailman's own (compared in mailman3's tables): its jobs
 # write it when they first sync, before or after the backup.
@@ -154,9 +170,9 @@ def on_server(*command: str) -> str:
     return str(result.stdout)
 
 
-def backed_up(root: Path) -> tuple[list[str], list[str], list[str]]:
-    """The folders, excluded folders and databases of every backed-up instance."""
-    text = (root / "generated" / "host_vars" / f"{SERVER}.yml").read_text(encoding="utf-8")
+def backed_up(root: Path, server: str) -> tuple[list[str], list[str], list[str]]:
+    """The folders, excluded folders and databases of every backed-up instance of `server`."""
+    text = (root / "generated" / "host_vars" / f"{server}.yml").read_text(encoding="utf-8")
     items = load_vars(text)["backup_instances"]
     paths = [path for item in items for path in item["paths"]]
     exclude = [path for item in items for path in item["exclude"]]
@@ -164,9 +180,9 @@ def backed_up(root: Path) -> tuple[list[str], list[str], list[str]]:
     return paths, exclude, databases
 
 
-def snapshot(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+def snapshot(root: Path, server: str) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Every file's SHA-256 and every table's rows, of what is backed up, on the server now."""
-    paths, exclude, databases = backed_up(root)
+    paths, exclude, databases = backed_up(root, server)
     files = json.loads(
         on_server("python3", "-c", MANIFEST, *paths, *(f"-{path}" for path in exclude))
     )
@@ -207,7 +223,7 @@ def write_known_data(root: Path) -> None:
 
 
 def forget_facts() -> None:
-    for name in (SERVER, REPOSITORY):
+    for name in (SERVER, NEW_SERVER, REPOSITORY):
         (FACT_CACHE / name).unlink(missing_ok=True)
 
 
@@ -281,26 +297,46 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
     timed("deploy", "deploy", *inventory)
     write_known_data(root)
     timed("backup", "backup", *inventory)
-    before_files, before_tables = snapshot(root)
+    before_files, before_tables = snapshot(root, SERVER)
+    backed_up_before = backed_up(root, SERVER)
     assert f"/srv/nextcloud/{FIRST}/data/jeanne/files/photo.bin" in before_files
     assert f"nextcloud_{FIRST.replace('-', '_')}.drill_rows" in before_tables
     assert any(name.startswith("mailman3.") for name in before_tables)
-    sizes = on_server("du", "-sb", "--", *backed_up(root)[0]).splitlines()
+    sizes = on_server("du", "-sb", "--", *backed_up_before[0]).splitlines()
     data_bytes = sum(int(line.split()[0]) for line in sizes)
     repository = containers.exec_in(REPOSITORY_HOST.name, "du", "-sb", f"/srv/borg/{SERVER}")
     repository_bytes = int(repository.stdout.split()[0])
 
-    # The server is lost: a fresh one, deployed, then restored.
+    # The server is lost: another one, of another name, takes its place in the inventory; the
+    # structures are placed on it; it is deployed, then restored from drill-1's repository.
     containers.stop(HOST.name)
     forget_facts()
-    containers.start(HOST)
+    (root / "collective.yml").write_text(
+        (root / "collective.yml").read_text(encoding="utf-8").replace(SERVER, NEW_SERVER),
+        encoding="utf-8",
+    )
+    servers = hosts["all"]["children"]["chaton_servers"]
+    servers["hosts"] = {NEW_SERVER: servers["hosts"][SERVER]}
+    write_hosts(root, hosts)
+    containers.start(NEW_HOST)
+    rendered = run("render", *inventory, password=password, env=env)
+    assert f"{SERVER}.yml (no such server any more)" in rendered.stdout
+    assert backed_up(root, NEW_SERVER) == backed_up_before
     timed("rebuild", "deploy", *inventory)
-    dry = run("restore", "--server", SERVER, *inventory, password=password, env=env)
+    moved = ["--server", NEW_SERVER, "--from", SERVER]
+    dry = run("restore", *moved, *inventory, password=password, env=env)
     assert "would come back from" in dry.stdout and "Nothing was changed" in dry.stdout
-    timed("restore", "restore", "--server", SERVER, "--yes", *inventory)
-    after_files, after_tables = snapshot(root)
-    assert sorted(after_files) == sorted(before_files)
-    assert {p for p in before_files if after_files[p] != before_files[p]} == set()
+    timed("restore", "restore", *moved, "--yes", *inventory)
+    after_files, after_tables = snapshot(root, NEW_SERVER)
+    # Every file as it was, but the Mailman settings that hold its secrets: a server's Mailman
+    # has its own (mailman/<server>/… in the vault), and the deploy after the restore writes
+    # drill-2's in them, keeping a copy of what it replaced (Ansible's backup: <file>.<pid>.
+    # <date>@<time>~). That copy is what came back from drill-1's archive, byte for byte.
+    assert set(before_files) <= set(after_files)
+    added = {p: ANSIBLE_COPY.sub("", p) for p in set(after_files) - set(before_files)}
+    assert sorted(added.values()) == sorted(MAILMAN_SETTINGS), sorted(added)
+    assert {p: after_files[p] for p in added} == {p: before_files[f] for p, f in added.items()}
+    assert {p for p in before_files if after_files[p] != before_files[p]} == set(MAILMAN_SETTINGS)
     assert after_tables == before_tables
     verified = run("verify", *inventory, "--ca-file", str(ca), "--json", password=None, env=env)
     checks = json.loads(verified.stdout)
@@ -311,6 +347,19 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
         (FIRST, "mailman"),
         (SECOND, "website"),
     }
+    # The access to drill-1's repository lasted the restore only.
+    keys = containers.exec_in(REPOSITORY_HOST.name, "cat", "/srv/borg/.ssh/authorized_keys")
+    assert f"chaton-backup:{NEW_SERVER}:reads:" not in keys.stdout
+    assert f" chaton-backup:{NEW_SERVER}\n" in keys.stdout
+    assert not exists_on_server("/run/chaton-backup-source")
+    # Once drill-2 has archives of its own, its Mailman holds what its structures have now:
+    # drill-1's would replace it, not add to it, and is refused.
+    timed("backup on drill-2", "backup", *inventory)
+    refused = chaton(
+        "restore", *moved, "--service", "lists", *inventory, password=password, env=env
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"mailman-{NEW_SERVER} is shared by this server's structures" in refused.stdout
 
     # One structure restored alone: the other's later change stays.
     second_page = f"/srv/www/{SECOND}/public/drill.html"
@@ -363,9 +412,8 @@ def removal(
     inventory = ["--inventory", str(root)]
     run("render", *inventory, password=password, env=env)
     deployed = timed("deploy without the Nextcloud", "deploy", *inventory)
-    assert (
-        f"{SERVER}: nextcloud/{FIRST} ({FIRST}) is no longer listed: it is kept" in deployed.stderr
-    )
+    kept = f"{NEW_SERVER}: nextcloud/{FIRST} ({FIRST}) is no longer listed: it is kept"
+    assert kept in deployed.stderr
     # Kept: its data, its database, its backup configuration; its units stopped.
     assert exists_on_server(photo)
     assert exists_on_server(f"/etc/chaton/instances/nextcloud.{FIRST}.json")
@@ -378,14 +426,14 @@ def removal(
     archives_before = json.loads(on_server("python3", "-c", ARCHIVES, backup))
 
     dry = run("remove", FIRST, *inventory, password=password, env=env)
-    assert f"{SERVER} nextcloud/{FIRST}: would be removed:" in dry.stdout
+    assert f"{NEW_SERVER} nextcloud/{FIRST}: would be removed:" in dry.stdout
     assert "first backed up one last time" in dry.stdout
     assert "Nothing was changed" in dry.stdout
     assert exists_on_server(photo)
 
     removed = timed("remove", "remove", FIRST, "--yes", *inventory)
-    assert f"{SERVER} nextcloud/{FIRST}: removed" in removed.stdout
-    (export,) = (root / "exports" / FIRST).glob(f"{SERVER}.nextcloud.{FIRST}.*.tar.gz")
+    assert f"{NEW_SERVER} nextcloud/{FIRST}: removed" in removed.stdout
+    (export,) = (root / "exports" / FIRST).glob(f"{NEW_SERVER}.nextcloud.{FIRST}.*.tar.gz")
     assert export.stat().st_mode & 0o777 == 0o600
     assert f"{export} ({export.stat().st_size} bytes, SHA-256 " in removed.stdout
     with tarfile.open(export) as packed:

@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 from support import ROOT
 
-from chaton.backups import backup_plan, check_at, restore_plan, server_restore_plan
+from chaton.backups import (
+    backup_plan,
+    check_at,
+    restore_plan,
+    restore_source,
+    server_restore_plan,
+)
 from chaton.cli import main
+from chaton.commands import backup as backup_command
 from chaton.errors import BadInput
+from chaton.runner import HostStats, RunResult
 from chaton.yamlio import load_vars
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -104,6 +112,7 @@ def test_anything_else_is_refused(at: str) -> None:
         (["restore"], "name a structure (SLUG) or a server (--server NAME), not both"),
         (["restore", "velo-cite", "--server", "fabrique-1"], "name a structure (SLUG) or"),
         (["restore", "--server", "fabrique-9"], "no server fabrique-9 in the rendered"),
+        (["restore", "velo-cite", "--from", "../fabrique-1"], "--from ../fabrique-1: not a server"),
     ],
 )
 def test_the_commands_refuse_before_any_server_is_reached(
@@ -119,3 +128,47 @@ def test_the_commands_refuse_an_inventory_not_rendered(
     for command in (["restore", "velo-cite"], ["restore", "--server", "x"], ["backup"]):
         assert main([*command, "--inventory", str(inventory)]) == 2
         assert "not rendered yet" in capsys.readouterr().err
+
+
+def test_another_servers_repository_is_read_with_its_own_passphrase(
+    example: dict[str, Any],
+) -> None:
+    assert restore_source(None) is None
+    # The reference `chaton render` gave fabrique-1's passphrase (the golden host_vars): the
+    # one a server of another name finds in the vault once fabrique-1 is gone.
+    assert restore_source("fabrique-1") == {
+        "server": "fabrique-1",
+        "passphrase": example["fabrique-1"]["backup_secrets"]["passphrase"],
+    }
+    reference = example["fabrique-1"]["backup_secrets"]["passphrase"]
+    assert reference == "backup/fabrique-1/passphrase"
+
+
+def test_from_gives_the_other_servers_repository_to_the_servers_restored(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given: list[dict[str, Any]] = []
+
+    def recording_run_plan(
+        args: Any, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
+    ) -> RunResult:
+        """A test double of run_plan: records what each server is given, runs nothing."""
+        given.append({"variable": variable, **per_server})
+        return RunResult("failed", 2, {server: HostStats(failures=1) for server in per_server})
+
+    monkeypatch.setattr(backup_command, "run_plan", recording_run_plan)
+    inventory = ["--inventory", str(rendered)]
+    assert main(["restore", "velo-cite", "--from", "fabrique-0", *inventory]) == 1
+    assert main(["restore", "velo-cite", "--from", "fabrique-1", *inventory]) == 1
+    assert main(["restore", "--server", "fabrique-1", *inventory]) == 1
+    moved, same, own = given
+    assert moved["variable"] == "chaton_restore"
+    assert moved["fabrique-1"]["source"] == {
+        "server": "fabrique-0",
+        "passphrase": "backup/fabrique-0/passphrase",
+    }
+    assert moved["fabrique-1"]["instances"] == ["nextcloud-velo-cite", "website-velo-cite"]
+    assert moved["fabrique-1"]["dry_run"] is True
+    # From the server the instances are on: its own repository, as without --from.
+    assert "source" not in same["fabrique-1"]
+    assert "source" not in own["fabrique-1"]

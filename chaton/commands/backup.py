@@ -18,6 +18,7 @@ from chaton.backups import (
     check_at,
     plan_inventory,
     restore_plan,
+    restore_source,
     server_restore_plan,
 )
 from chaton.cli import add_inventory_argument, add_vault_password_argument
@@ -87,6 +88,15 @@ def register(subparsers: Any) -> None:
         "--at", metavar="DATE", help=_("the last archive at or before this day or time")
     )
     parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="SERVER",
+        help=_(
+            "take the archives from this server's repository (instances moved from it, a "
+            "server replaced by one of another name); its passphrase stays in the vault"
+        ),
+    )
+    parser.add_argument(
         "--yes", action="store_true", help=_("restore (without it: only say what would be)")
     )
     parser.add_argument("--json", action="store_true", help=_("print the outcome as JSON"))
@@ -137,9 +147,16 @@ def _restore(args: argparse.Namespace) -> int:
     else:
         structure_selection(args.inventory, host_vars, args.slug, None)  # unknown or unplaced
         plan = restore_plan(host_vars, args.slug, args.service)
+    source = restore_source(args.source)
     with tempfile.TemporaryDirectory(prefix="chaton-restore-") as reports:
         per_server = {
-            server: {"instances": names, "at": at, "dry_run": not args.yes, "report_dir": reports}
+            server: {
+                "instances": names,
+                "at": at,
+                "dry_run": not args.yes,
+                "report_dir": reports,
+                **({"source": source} if source and server != args.source else {}),
+            }
             for server, names in plan.items()
         }
         result = run_plan(args, RESTORE, RESTORE_VAR, per_server)

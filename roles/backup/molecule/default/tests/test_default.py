@@ -287,6 +287,83 @@ def test_a_restore_that_cannot_be_done_says_why_and_leaves_the_units_running(
     assert "must name instances of backup_instances" in refused.stdout, refused.stdout[-2000:]
 
 
+OLD_SERVER = "backup-0"
+
+
+def make_old_servers_repository(repository_host: Any, page: str) -> str:
+    """On the repository host, the repository a replaced server (backup-0) left, encrypted with
+    its own passphrase, holding an archive of alpha's website as it was there. Its name."""
+    passphrase = VARS["test_secrets"][f"backup/{OLD_SERVER}/passphrase"]
+    archive = "website-alpha.2026-01-02T03:04:05"
+    made = repository_host.run(
+        "set -e; rm -rf /srv/borg/backup-0 /tmp/old; mkdir -p /tmp/old/srv/www/alpha/public;"
+        f" printf %s {shlex.quote(page)} > /tmp/old/srv/www/alpha/public/index.html;"
+        f" export BORG_PASSPHRASE={shlex.quote(passphrase)};"
+        " borg init --encryption repokey-blake2 /srv/borg/backup-0;"
+        f" cd /tmp/old && borg create /srv/borg/backup-0::{archive} srv/www/alpha;"
+        " chown -R borg:borg /srv/borg/backup-0; rm -rf /tmp/old"
+    )
+    assert made.rc == 0, made.stderr
+    return archive
+
+
+def test_an_instance_moved_here_is_restored_from_its_old_servers_repository(
+    server: Any, repository_host: Any
+) -> None:
+    page = f"<h1>Alpha, on {OLD_SERVER}</h1>\n"
+    archive = make_old_servers_repository(repository_host, page)
+    address = re.fullmatch(r"ssh://borg@([0-9.]+):22/srv/borg/.*", repository_url(server))
+    assert address, repository_url(server)
+    source = {"server": OLD_SERVER, "passphrase": f"backup/{OLD_SERVER}/passphrase"}
+    with tempfile.TemporaryDirectory() as reports:
+        ran = ansible_playbook(
+            SERVER, SCENARIO / "restore.yml", "--extra-vars", json.dumps({
+                "backup_repository_address": address[1],
+                "chaton_restore": {"report_dir": reports, "instances": ["website-alpha"],
+                                   "source": source},
+            }), timeout=600,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout[-3000:]
+        outcome = json.loads((Path(reports) / f"{SERVER}.website-alpha.json").read_text())
+    assert outcome["rc"] == 0 and outcome["result"]["archive"] == archive, outcome
+    assert server.file(f"{ALPHA}/public/index.html").content_string == page
+    # Its units wait for the deploy that follows (here: started by the test).
+    assert not server.service(TIMER).is_running
+    assert server.run(f"systemctl start {TIMER}").rc == 0
+    # What it replaced is kept, as for a restore from the server's own repository.
+    ((path, aside),) = outcome["result"]["moved_aside"]
+    assert path == ALPHA and server.file(f"{aside}/public/index.html").exists
+    # The access to backup-0's repository was given for the restore, then taken back; the
+    # server's own stays.
+    assert f"Let that key read only, append-only, the repository of {OLD_SERVER}" in ran.stdout
+    assert "Take the key's line out of the repository host" in ran.stdout
+    keys = repository_host.file("/srv/borg/.ssh/authorized_keys").content_string
+    assert f"chaton-backup:{SERVER}:reads:{OLD_SERVER}" not in keys
+    assert not server.file("/run/chaton-backup-source").exists
+    own = f'command="borg serve --restrict-to-repository {REPOSITORY_PATH}",restrict '
+    own = f"^{re.escape(own)}.* chaton-backup:{SERVER}$"
+    assert re.search(own, keys, re.MULTILINE), keys
+    # Its archives are all still there.
+    listed = repository_host.run(
+        f"BORG_PASSPHRASE={shlex.quote(VARS['test_secrets'][source['passphrase']])}"
+        " borg list --short /srv/borg/backup-0"
+    )
+    assert listed.stdout.split() == [archive], listed.stderr
+    # An instance it never had, a server whose passphrase is not in the vault: said, refused.
+    with tempfile.TemporaryDirectory() as reports:
+        plan = {"report_dir": reports, "instances": ["nextcloud-beta"], "source": source}
+        ran = ansible_playbook(
+            SERVER, SCENARIO / "restore.yml", "--extra-vars", json.dumps({
+                "backup_repository_address": address[1], "chaton_restore": plan}),
+        )  # fmt: skip
+        assert ran.returncode != 0
+        assert "no archive nextcloud-beta.<date> in ssh://" in ran.stdout, ran.stdout[-3000:]
+    unknown = {**source, "server": "backup-9", "passphrase": "backup/backup-9/passphrase"}
+    refused = restore_playbook("", instances=["website-alpha"], source=unknown)
+    assert refused.returncode != 0
+    assert "whose repository passphrase is in the vault" in refused.stdout, refused.stdout[-2000:]
+
+
 def test_a_failed_backup_is_mailed_to_the_administrators(server: Any, repository_host: Any) -> None:
     server.run("truncate -s 0 /var/mail/root")
     assert repository_host.run("systemctl stop ssh.service").rc == 0
