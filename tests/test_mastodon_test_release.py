@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 from mastodon_test_release.build import build, main, migrations, requirements
 from release_cache import archive_members, archive_text
+from support import filter_plugin
+
+runtime_version = filter_plugin("chaton_versions", "chaton_runtime_version")
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +78,69 @@ def test_runtimes_follow_upstreams_release_notes(releases: dict[str, Path]) -> N
     for version, archive in releases.items():
         manifest = json.loads((archive.parent / "artifact.json").read_text())
         assert manifest["requires"] == requirements(version)
-        # The stand-ins' gems come from Debian: the role installs what the manifest names.
-        assert manifest["debian_packages"] == ["ruby-pg", "ruby-redis"]
+        # The stand-ins' gems come from Debian: the role installs what the manifest names; the
+        # test doubles of bundled runtimes (4.4) run Debian's Ruby and Node.js.
+        assert manifest["debian_packages"] == ["ruby-pg", "ruby-redis"] + (
+            ["nodejs", "ruby"] if version == "4.4.0" else []
+        )
         assert f"ruby '{requirements(version)['ruby']}'" in archive_text(
             archive, "mastodon/Gemfile"
         )
         engines = json.loads(archive_text(archive, "mastodon/package.json"))["engines"]
         assert engines == {"node": requirements(version)["node"]}
+
+
+def test_from_4_4_on_it_bundles_runtimes_its_manifest_declares(
+    releases: dict[str, Path],
+) -> None:
+    """Debian 12's Ruby 3.1 and Node.js 18 run 4.3; a prepared 4.4 brings its own, in runtime/bin,
+    and says which (`runtimes`)."""
+    for version in ("4.3.0", "4.3.1"):
+        manifest = json.loads((releases[version].parent / "artifact.json").read_text())
+        assert manifest["runtimes"] == {}
+        assert not any("runtime/" in name for name in archive_members(releases[version]))
+    manifest = json.loads((releases["4.4.0"].parent / "artifact.json").read_text())
+    assert manifest["runtimes"] == {"ruby": "3.3.6", "node": "22.11.0"}
+    members = archive_members(releases["4.4.0"])
+    for name in ("ruby", "node"):
+        assert members[f"mastodon/runtime/bin/{name}"].mode == 0o755, name
+        script = archive_text(releases["4.4.0"], f"mastodon/runtime/bin/{name}")
+        assert "a test double, not Mastodon" in script
+        # What it runs once its --version is answered: Debian's own program.
+        assert script.rstrip().endswith(f'exec /usr/bin/{name} "$@"')
+
+
+@pytest.mark.parametrize(("name", "printed"), [("ruby", "3.3.6"), ("node", "22.11.0")])
+def test_a_bundled_runtime_answers_its_version_as_the_real_one_does(
+    tmp_path: Path, releases: dict[str, Path], name: str, printed: str
+) -> None:
+    with tarfile.open(releases["4.4.0"]) as tar:
+        tar.extract(f"mastodon/runtime/bin/{name}", tmp_path, filter="data")
+    program = tmp_path / "mastodon" / "runtime" / "bin" / name
+    answer = subprocess.run([program, "--version"], capture_output=True, text=True, check=True)
+    # The role reads it with the same filter as Debian's ("ruby 3.1.2p20 (…)", "v18.19.0").
+    assert runtime_version(answer.stdout, name) == printed
+
+
+def test_what_it_bundles_and_declares_can_be_chosen(tmp_path: Path) -> None:
+    """For the role's refusals: a 4.4 without runtimes, and one whose manifest says more than
+    its runtime is."""
+    bare = build("4.4.0", tmp_path / "bare", runtimes={})
+    assert json.loads((bare.parent / "artifact.json").read_text())["runtimes"] == {}
+    assert not any("runtime/" in name for name in archive_members(bare))
+    assert main(["4.4.0", str(tmp_path / "lying"), "--declare", "ruby=3.4.1"]) == 0
+    lying = tmp_path / "lying" / "mastodon" / "4.4.0"
+    assert json.loads((lying / "artifact.json").read_text())["runtimes"] == {
+        "ruby": "3.4.1",
+        "node": "22.11.0",
+    }
+    assert "3.3.6" in archive_text(lying / "mastodon-4.4.0.tar.gz", "mastodon/runtime/bin/ruby")
+    assert main(["4.4.0", str(tmp_path / "none"), "--runtimes", "none"]) == 0
+    none = json.loads((tmp_path / "none" / "mastodon" / "4.4.0" / "artifact.json").read_text())
+    assert none["runtimes"] == {}
+    with pytest.raises(SystemExit):
+        main(["4.4.0", str(tmp_path / "bad"), "--runtimes", "python=3.11"])
+    assert not (tmp_path / "bad").exists()
 
 
 def test_migrations_accumulate_with_one_pre_and_one_post_deployment_per_release() -> None:

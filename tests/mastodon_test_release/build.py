@@ -7,11 +7,15 @@ downloaded on the test machines, so the test suite builds this stand-in with the
 tar.gz whose single top folder is `mastodon/`, with `bin/tootctl`, `bin/rails`, `bin/puma`,
 `bin/sidekiq`, `streaming/index.js`, `public/`, `Gemfile`, `package.json`...). Its programs run on
 Debian's own Ruby and Node.js and answer what a deployment uses as Mastodon does (see
-`TEST-RELEASE` in the archive). It is named as a test release everywhere (product name "Mastodon
+`TEST-RELEASE` in the archive). From 4.4 on it bundles `runtime/bin/ruby` and `runtime/bin/node`,
+as a prepared release does where Debian's are too old, and its manifest declares them
+(`runtimes`); those are test doubles too, Debian's programs under the names and versions they stand
+in for (runtime_script). It is named as a test release everywhere (product name "Mastodon
 test release", a `TEST-RELEASE` file at its root, `"test_release": true` in its manifest) and is
 never presented as Mastodon.
 
-    python tests/mastodon_test_release/build.py VERSION CACHE_DIR
+    python tests/mastodon_test_release/build.py VERSION CACHE_DIR [--runtimes ruby=X,node=Y|none]
+                                                [--declare ruby=Z]
 
 writes `CACHE_DIR/mastodon/VERSION/mastodon-VERSION.tar.gz` and `artifact.json` beside it, which
 states the Ruby and Node.js versions the release needs, as upstream's release notes do: Ruby 3.1
@@ -21,6 +25,7 @@ give the same bytes: members sorted, fixed times, owner root.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import re
@@ -29,7 +34,6 @@ from pathlib import Path
 
 # The builders' shared module, one folder up (this file also runs as a script).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import release_cache
 from release_cache import tar_bytes, write_release
 
 SOURCES = Path(__file__).resolve().parent / "mastodon"
@@ -63,6 +67,49 @@ def requirements(version: str) -> dict[str, str]:
     if parse_version(version)[:2] >= (4, 4):
         return {"ruby": ">= 3.2.0", "node": ">= 20"}
     return {"ruby": ">= 3.1.0", "node": ">= 18"}
+
+
+# The runtimes a prepared release of 4.4 or later bundles (Debian 12's Ruby 3.1 and Node.js 18 do
+# not run it): their versions, as its manifest's `runtimes` declares them. The test release's are
+# test doubles (runtime_script): Debian's own Ruby and Node.js under these names.
+BUNDLED_RUNTIMES = {"ruby": "3.3.6", "node": "22.11.0"}
+# Where a runtime's program is in the release, and the Debian program its test double runs.
+RUNTIME_PATHS = {"ruby": "runtime/bin/ruby", "node": "runtime/bin/node"}
+DEBIAN_RUNTIMES = {"ruby": "/usr/bin/ruby", "node": "/usr/bin/node"}
+DEBIAN_RUNTIME_PACKAGES = {"ruby": "ruby", "node": "nodejs"}
+# What `--version` prints for a version, as the real programs do.
+VERSION_LINES = {
+    "ruby": "ruby {version} (test double: Debian Ruby under this name)",
+    "node": "v{version}",
+}
+
+
+def bundled_runtimes(version: str) -> dict[str, str]:
+    """The runtimes the prepared release bundles: none up to 4.3 (Debian's do), Ruby and Node.js
+    from 4.4 on."""
+    if parse_version(version)[:2] >= (4, 4):
+        return dict(BUNDLED_RUNTIMES)
+    return {}
+
+
+def runtime_script(name: str, version: str) -> str:
+    """The test double of a bundled runtime: it answers `--version` as that version would, and
+    runs everything else with Debian's program, telling the test release's programs which
+    runtime started them (CHATON_TEST_RELEASE_RUBY or _NODE: its path and version)."""
+    variable = f"CHATON_TEST_RELEASE_{name.upper()}"
+    line = VERSION_LINES[name].format(version=version)
+    return (
+        "#!/bin/sh\n"
+        f"# {PRODUCT_NAME} (a test double, not Mastodon): stands in for the {name} {version} a\n"
+        "# prepared release bundles. It is Debian's own program under this name.\n"
+        'if [ "$1" = --version ]; then\n'
+        f"    echo '{line}'\n"
+        "    exit 0\n"
+        "fi\n"
+        f'{variable}="$(readlink -f "$0") {version}"\n'
+        f"export {variable}\n"
+        f'exec {DEBIAN_RUNTIMES[name]} "$@"\n'
+    )
 
 
 def migration_id(version: str, index: int) -> str:
@@ -175,9 +222,12 @@ def test_release_text(version: str) -> str:
     )
 
 
-def members(version: str) -> dict[str, bytes | None]:
-    """Every path of the archive under mastodon/ -> its content (None: a folder)."""
+def members(version: str, runtimes: dict[str, str] | None = None) -> dict[str, bytes | None]:
+    """Every path of the archive under mastodon/ -> its content (None: a folder). `runtimes`
+    ({name: version}, default bundled_runtimes(version)): the runtimes it bundles."""
     parse_version(version)
+    if runtimes is None:
+        runtimes = bundled_runtimes(version)
     files: dict[str, bytes | None] = {}
     for path in sorted(SOURCES.rglob("*")):
         relative = path.relative_to(SOURCES).as_posix()
@@ -200,6 +250,8 @@ def members(version: str) -> dict[str, bytes | None]:
     files["public/500.html"] = (
         f"<!doctype html><title>{PRODUCT_NAME}</title><p>{PRODUCT_NAME}: something went wrong.\n"
     ).encode()
+    for name, runtime_version in runtimes.items():
+        files[RUNTIME_PATHS[name]] = runtime_script(name, runtime_version).encode()
     files["public/system"] = None  # media go to each instance's own folder (PAPERCLIP_ROOT_PATH)
     files["tmp"] = None
     files["log"] = None
@@ -207,34 +259,87 @@ def members(version: str) -> dict[str, bytes | None]:
     return files
 
 
-def archive_bytes(version: str) -> bytes:
+def archive_bytes(version: str, runtimes: dict[str, str] | None = None) -> bytes:
     """The tar.gz, deterministic: sorted members, fixed time, root-owned, fixed modes."""
-    return gzip.compress(
-        tar_bytes(TOP, members(version), EXECUTABLE, MTIME), compresslevel=9, mtime=0
-    )
+    files = members(version, runtimes)
+    executable = EXECUTABLE | {path for path in RUNTIME_PATHS.values() if path in files}
+    return gzip.compress(tar_bytes(TOP, files, executable, MTIME), compresslevel=9, mtime=0)
 
 
-def build(version: str, cache_dir: Path) -> Path:
-    """Writes the archive and its artifact.json into the cache; returns the archive's path."""
+def build(
+    version: str,
+    cache_dir: Path,
+    runtimes: dict[str, str] | None = None,
+    declared: dict[str, str] | None = None,
+) -> Path:
+    """Writes the archive and its artifact.json into the cache; returns the archive's path.
+    `runtimes`: the runtimes the archive bundles (default bundled_runtimes(version)); `declared`:
+    the versions its manifest states for them, when a test wants a manifest that says otherwise
+    (default: theirs)."""
     parse_version(version)
+    if runtimes is None:
+        runtimes = bundled_runtimes(version)
+    unknown = sorted(set(runtimes) - set(RUNTIME_PATHS))
+    if unknown:
+        raise ValueError(f"unknown runtime {unknown[0]!r} (known: {', '.join(RUNTIME_PATHS)})")
     return write_release(
         cache_dir,
         "mastodon",
         version,
         f"mastodon-{version}.tar.gz",
-        archive_bytes(version),
+        archive_bytes(version, runtimes),
         requires=requirements(version),
-        # The stand-ins' gems: Debian's (a prepared release vendors its own).
-        debian_packages=list(DEBIAN_PACKAGES),
+        # The runtimes in runtime/bin/ (ruby, node) and their versions.
+        runtimes={**runtimes, **(declared or {})},
+        # The stand-ins' gems: Debian's (a prepared release vendors its own); the test doubles of
+        # bundled runtimes run Debian's Ruby and Node.js.
+        debian_packages=list(DEBIAN_PACKAGES)
+        + [DEBIAN_RUNTIME_PACKAGES[name] for name in sorted(runtimes)],
         product_name=PRODUCT_NAME,
         source="tests/mastodon_test_release/build.py (a test double, not Mastodon)",
     )
 
 
+def parse_runtimes(text: str) -> dict[str, str]:
+    """ "ruby=3.3.6,node=22.11.0" -> {"ruby": "3.3.6", "node": "22.11.0"}; "none" -> {}."""
+    if text.strip() == "none":
+        return {}
+    found: dict[str, str] = {}
+    for item in text.split(","):
+        name, _, version = item.partition("=")
+        if name.strip() not in RUNTIME_PATHS or not re.match(r"^[0-9]+(\.[0-9]+)*$", version):
+            raise ValueError(
+                f"not a runtime and its version (ruby=3.3.6, node=22.11.0, or none): {item!r}"
+            )
+        found[name.strip()] = version
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    return release_cache.main(
-        build, f"Build the {PRODUCT_NAME} archive (a test double, not Mastodon).", "4.3.0", argv
+    """`build.py VERSION CACHE_DIR [--runtimes ruby=X,node=Y|none] [--declare ruby=Z]`."""
+    parser = argparse.ArgumentParser(
+        description=f"Build the {PRODUCT_NAME} archive (a test double, not Mastodon)."
     )
+    parser.add_argument("version", help="release version, e.g. 4.3.0")
+    parser.add_argument("cache_dir", type=Path, help="artifact cache folder")
+    parser.add_argument(
+        "--runtimes",
+        help="the runtimes it bundles (default: none up to 4.3, "
+        + ",".join(f"{k}={v}" for k, v in BUNDLED_RUNTIMES.items())
+        + " from 4.4 on), or none",
+    )
+    parser.add_argument(
+        "--declare", help="versions its manifest states instead of the bundled ones' (ruby=3.4.1)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        runtimes = parse_runtimes(args.runtimes) if args.runtimes is not None else None
+        declared = parse_runtimes(args.declare) if args.declare is not None else None
+        archive = build(args.version, args.cache_dir, runtimes, declared)
+    except ValueError as error:
+        parser.error(str(error))
+    print(archive)
+    return 0
 
 
 if __name__ == "__main__":

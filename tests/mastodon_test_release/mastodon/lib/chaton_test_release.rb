@@ -9,6 +9,7 @@
 require 'etc'
 require 'json'
 require 'digest'
+require 'rbconfig'
 
 module ChatonTestRelease
   PRODUCT_NAME = 'Mastodon test release'
@@ -31,6 +32,12 @@ module ChatonTestRelease
 
   def unix_user
     Etc.getpwuid(Process.euid).name
+  end
+
+  # The Ruby that runs this program: a bundled runtime's test double names itself and its version
+  # (CHATON_TEST_RELEASE_RUBY, "PATH VERSION"), else the interpreter's path and version.
+  def ruby_runtime
+    ENV.fetch('CHATON_TEST_RELEASE_RUBY', "#{RbConfig.ruby} #{RUBY_VERSION}")
   end
 
   def database
@@ -65,6 +72,7 @@ module ChatonTestRelease
         changed boolean NOT NULL,
         release text NOT NULL,
         unix_user text NOT NULL,
+        runtime text NOT NULL,
         details jsonb NOT NULL DEFAULT '{}',
         ran_at timestamptz NOT NULL DEFAULT clock_timestamp()
       )
@@ -76,9 +84,9 @@ module ChatonTestRelease
   def record(db, program, argv, status, changed, details = {})
     ensure_commands_table(db)
     db.exec_params(
-      'INSERT INTO chaton_test_release_commands (program, argv, status, changed, release, unix_user, details) ' \
-      'VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [program, JSON.generate(argv), status, changed, VERSION, unix_user, JSON.generate(details)]
+      'INSERT INTO chaton_test_release_commands (program, argv, status, changed, release, unix_user, runtime, details) ' \
+      'VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [program, JSON.generate(argv), status, changed, VERSION, unix_user, ruby_runtime, JSON.generate(details)]
     )
   end
 

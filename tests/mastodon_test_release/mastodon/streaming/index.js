@@ -2,8 +2,8 @@
 // It listens where Mastodon's streaming/index.js would (the Unix socket $SOCKET, else
 // $BIND:$PORT, 127.0.0.1:4000) and answers
 //   GET /api/v1/streaming/health                "OK", as Mastodon does
-//   GET /api/v1/streaming/chaton-test-release   its Unix user and whether it reaches the
-//                                               instance's Redis ($REDIS_URL)
+//   GET /api/v1/streaming/chaton-test-release   its Unix user, the Node.js that runs it, and
+//                                               whether it reaches the instance's Redis
 //   a WebSocket upgrade on /api/v1/streaming    accepted (RFC 6455 handshake), one text frame,
 //                                               then closed
 'use strict';
@@ -54,6 +54,8 @@ const server = http.createServer((request, response) => {
       product_name: PRODUCT_NAME,
       version: VERSION,
       unix_user: os.userInfo().username,
+      // A bundled runtime's test double names itself (CHATON_TEST_RELEASE_NODE, "PATH VERSION").
+      node: process.env.CHATON_TEST_RELEASE_NODE || `${process.execPath} ${process.versions.node}`,
       node_env: process.env.NODE_ENV || null,
       local_domain: process.env.LOCAL_DOMAIN || null,
       redis,

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ SECRETS: dict[str, str] = FIXTURES["chaton_secrets"]
 INSTANCES = {item["name"]: item for item in FIXTURES["test_instances"]}
 DOMAINS = {"shared": "social.collectif.example", "gamma": "social.gamma.example"}
 RELEASES = "/opt/mastodon/releases"
+BUILDER = ROOT / "tests" / "mastodon_test_release" / "build.py"
 PROCESSES = ("web", "sidekiq", "streaming")
 EXPOSURE_MAX = 3.0
 
@@ -58,12 +60,13 @@ def psql(host, database: str, query: str) -> str:
 
 def commands(host, name: str) -> list[dict[str, Any]]:
     """What the test release recorded in instance `name`'s database: one row per tootctl, rails
-    and puma start, in order."""
+    and puma start, in order, with the Ruby that ran it (`runtime`: its path and version)."""
     rows = psql(
         host,
         f"mastodon_{name}",
         "SELECT json_build_object('id', id, 'program', program, 'argv', argv, 'status', status,"
-        " 'changed', changed, 'release', release, 'unix_user', unix_user, 'details', details)"
+        " 'changed', changed, 'release', release, 'unix_user', unix_user, 'runtime', runtime,"
+        " 'details', details)"
         " FROM chaton_test_release_commands ORDER BY id",
     )
     return [json.loads(line) for line in rows.splitlines() if line.strip()]
@@ -410,16 +413,67 @@ def test_an_unsupported_jump_is_refused_before_anything_changes(host):
     assert commands(host, "shared") == before
 
 
-def test_a_release_that_needs_a_newer_ruby_than_debians_is_refused(host):
-    """4.4 needs Ruby 3.2 and Node.js 20 (upstream's notes); Debian 12 has 3.1 and 18."""
+def build_release(cache: Path, version: str, *options: str) -> Path:
+    """One test release built into `cache` (a cache of the test's own) with the builder's
+    options (--runtimes, --declare)."""
+    subprocess.run(
+        [sys.executable, str(BUILDER), version, str(cache), *options],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return cache
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # 4.4 needs Ruby 3.2 and Node.js 20 (upstream's notes); Debian 12 has 3.1 and 18.
+        (
+            ["--runtimes", "none"],
+            "release 4.4.0 needs Ruby >= 3.2.0 and bundles none; this host has Debian's 3.1.2.",
+        ),
+        # A release whose bundled runtime is too old: refused on its manifest, in the preflight.
+        (
+            ["--runtimes", "ruby=3.1.9,node=22.11.0"],
+            "release 4.4.0 needs Ruby >= 3.2.0, and the Ruby it bundles is 3.1.9.",
+        ),
+        # A manifest that declares another version than its runtime's: refused once unpacked, as
+        # nobody, before the release is put in place.
+        (
+            ["--declare", "node=22.12.0"],
+            "release 4.4.0 declares Node.js 22.12.0 in runtime/bin/node, and that program"
+            " answered v22.11.0 to --version.",
+        ),
+    ],
+    ids=["no-runtime-and-debians-too-old", "bundled-too-old", "bundled-not-as-declared"],
+)
+def test_a_release_whose_runtimes_do_not_meet_its_needs_is_refused(
+    host, tmp_path, options, message
+):
     before = commands(host, "gamma")
-    run = converge("--tags", "mastodon", test_gamma_version="4.4.0", test_shared_version="4.3.1")
-    output = run.stdout + run.stderr
+    cache = build_release(tmp_path, "4.4.0", *options)
+    run = converge(
+        "--tags",
+        "mastodon",
+        test_gamma_version="4.4.0",
+        test_shared_version="4.3.1",
+        mastodon_artifacts_dir=str(cache),
+    )
+    output = " ".join((run.stdout + run.stderr).split())
     assert run.returncode != 0
-    assert "release 4.4.0 needs Ruby >= 3.2.0; this host has Debian's 3.1" in output
+    assert message in output
     assert host.file("/srv/mastodon/gamma/live").linked_to == f"{RELEASES}/4.3.0"
-    assert not host.file(f"{RELEASES}/4.4.0").exists
+    # Nothing of the release is left: neither in place nor half unpacked, nor its archive.
+    assert host.run(f"ls -A {RELEASES}").stdout.split() == [
+        "4.3.0",
+        "4.3.0.artifact.json",
+        "4.3.1",
+        "4.3.1.artifact.json",
+    ]
+    assert host.run("ls -A /var/cache/chaton-mastodon").stdout.split() == []
     assert commands(host, "gamma") == before
+    assert proof(host, "gamma")["version"] == "4.3.0"
 
 
 def test_a_failed_upgrade_stops_saying_where_and_the_next_run_resumes(host):
@@ -463,9 +517,65 @@ def test_a_failed_upgrade_stops_saying_where_and_the_next_run_resumes(host):
     assert resumed == [("rails", []), ("puma", None), ("rails", ["20240403010002"])]
 
 
+def streaming_proof(host, name: str) -> dict[str, Any]:
+    answer = fetch(host, name, "/api/v1/streaming/chaton-test-release")
+    assert answer.rc == 0, answer.stderr
+    return json.loads(answer.stdout)
+
+
+def test_a_release_that_bundles_its_runtimes_runs_on_them(host):
+    """The test release 4.4.0 bundles Ruby 3.3.6 and Node.js 22.11.0 (test doubles: Debian's
+    programs under those names). Gamma moves to it; the shared instance stays on 4.3.1 and
+    Debian's Ruby and Node.js, on the same host."""
+    start = commands(host, "gamma")[-1]["id"]
+    versions = {"test_shared_version": "4.3.1", "test_gamma_version": "4.4.0"}
+    run = converge("--tags", "mastodon", **versions)
+    assert run.returncode == 0, run.stdout[-3000:]
+    bundled = f"{RELEASES}/4.4.0/runtime/bin"
+    assert host.file("/srv/mastodon/gamma/live").linked_to == f"{RELEASES}/4.4.0"
+    # Every program of the upgrade ran on the new release's Ruby: the pre-deployment migrations
+    # (run from the new release before the switch), the web process, the post-deployment ones.
+    ran = [
+        (c["program"], c["release"], c["runtime"])
+        for c in commands(host, "gamma")
+        if c["id"] > start and (c["program"] == "puma" or c["argv"] == ["db:migrate"])
+    ]
+    ruby = f"{bundled}/ruby 3.3.6"
+    assert ran == [("rails", "4.4.0", ruby), ("puma", "4.4.0", ruby), ("rails", "4.4.0", ruby)]
+    assert proof(host, "gamma")["ruby"] == ruby
+    assert streaming_proof(host, "gamma")["node"] == f"{bundled}/node 22.11.0"
+    # The sidekiq process too (its command line: the bundled ruby, found through the live link).
+    main_pid = host.run("systemctl show -p MainPID --value mastodon-sidekiq@gamma.service")
+    environ = host.run(f"tr '\\0' '\\n' < /proc/{main_pid.stdout.strip()}/environ").stdout
+    assert f"CHATON_TEST_RELEASE_RUBY={ruby}" in environ.splitlines()
+    # The daily cleanup (its drop-in's ExecStart= lines) as well.
+    cleaned = host.run("systemctl start mastodon-cleanup@gamma.service")
+    assert cleaned.rc == 0, cleaned.stderr
+    last = [c for c in commands(host, "gamma") if c["program"] == "tootctl"][-2:]
+    assert [(c["argv"][:2], c["status"], c["runtime"]) for c in last] == [
+        (["media", "remove"], 0, ruby),
+        (["preview_cards", "remove"], 0, ruby),
+    ]
+    # The shared instance still runs on Debian's, as Debian's Ruby and Node.js name themselves.
+    debian_ruby = host.run(
+        shlex.join(["ruby", "-e", "print RbConfig.ruby, ' ', RUBY_VERSION"])
+    ).stdout
+    debian_node = host.run(
+        shlex.join(["node", "-e", "process.stdout.write(`${process.execPath} ${process.version}`)"])
+    ).stdout
+    assert debian_ruby.startswith("/usr/bin/ruby") and debian_ruby.endswith(" 3.1.2")
+    assert proof(host, "shared")["ruby"] == debian_ruby
+    assert debian_node.startswith("/usr/bin/node")
+    assert streaming_proof(host, "shared")["node"] == debian_node.replace(" v", " ")
+    # A second run changes nothing.
+    again = converge("--tags", "mastodon", **versions)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert " changed=0 " in again.stdout, again.stdout[-3000:]
+
+
 def test_a_suspended_instance_stops_and_comes_back_as_it_was(host):
     accounts_before = psql(host, "mastodon_gamma", "SELECT username FROM accounts ORDER BY 1")
-    versions = {"test_shared_version": "4.3.1", "test_gamma_version": "4.3.1"}
+    versions = {"test_shared_version": "4.3.1", "test_gamma_version": "4.4.0"}
     run = converge(test_gamma_enabled=False, **versions)
     assert run.returncode == 0, run.stdout[-3000:]
     for process in PROCESSES:
