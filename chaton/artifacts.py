@@ -15,9 +15,16 @@ archive and its manifest are moved into place by one rename of their folder, so 
 holds a partial archive or a half-written folder. The roles copy from the cache.
 
 Each kind of artifact is a row of `KINDS`: its file names, the checksum its upstream publishes,
-its signing key and the key's pinned fingerprint. Nextcloud is the only one today; Mastodon,
-Ruby and Node are added as rows (an upstream that signs its checksum list rather than the archive,
-or publishes no checksum file, will need a column saying so).
+its signing key and the key's pinned fingerprint. Nextcloud is the only one today (an upstream
+that signs its checksum list rather than the archive, or publishes no checksum file, will need a
+column saying so).
+
+A Mastodon release is not downloaded as is: a *prepared* release (its source at a tag, its gems
+vendored, its assets compiled, and the Ruby and Node.js it needs beyond Debian's in runtime/bin/)
+is made where upstream is reachable, then added to the cache from its folder (`chaton.prepared`,
+`chaton artifacts add`): a row of `PREPARED`. Its manifest also says which runtimes it needs
+(`requires`), which it bundles (`runtimes`) and the Debian packages it links to
+(`debian_packages`), and has `prepared_at` instead of a signer and `fetched_at`.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +98,20 @@ class ArtifactKind:
         return self.archive.format(version=version)
 
 
+@dataclass(frozen=True)
+class PreparedKind:
+    """One kind of artifact prepared on the control node side (not downloaded as is): its
+    archive's name and its versions."""
+
+    name: str
+    archive: str  # the archive's file name, with {version}
+    version_example: str
+    version_pattern: str
+
+    def archive_name(self, version: str) -> str:
+        return self.archive.format(version=version)
+
+
 KINDS: dict[str, ArtifactKind] = {
     "nextcloud": ArtifactKind(
         name="nextcloud",
@@ -108,8 +129,20 @@ KINDS: dict[str, ArtifactKind] = {
 }
 
 
+PREPARED: dict[str, PreparedKind] = {
+    "mastodon": PreparedKind(
+        name="mastodon",
+        archive="mastodon-{version}.tar.gz",
+        version_example="4.3.1",
+        version_pattern=r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
+    ),
+}
+
+
 class Manifest(BaseModel):
-    """What `artifact.json` records of a verified archive."""
+    """What `artifact.json` records of a verified archive: a fetched one names the key that
+    signed it and when it was fetched; a prepared one what it needs, what it bundles and when it
+    was added. The test suite's test releases say so (`test_release`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -119,9 +152,19 @@ class Manifest(BaseModel):
     size: int = Field(ge=0)
     sha512: str = Field(pattern=r"^[0-9a-f]{128}$")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    signer_fingerprint: str = Field(pattern=r"^[0-9A-F]{40}$")
+    signer_fingerprint: str | None = Field(default=None, pattern=r"^[0-9A-F]{40}$")
     source: str
-    fetched_at: str
+    fetched_at: str | None = None
+    prepared_at: str | None = None
+    requires: dict[str, str] | None = None
+    runtimes: dict[str, str] | None = None
+    debian_packages: list[str] | None = None
+    test_release: bool | None = None
+    product_name: str | None = None
+
+    def dump(self) -> dict[str, object]:
+        """The manifest as artifact.json holds it (the fields it has)."""
+        return self.model_dump(exclude_none=True)
 
 
 @dataclass(frozen=True)
@@ -165,16 +208,37 @@ def default_cache() -> Path:
     return Path(value) if value else DEFAULT_CACHE
 
 
-def artifact_kind(name: str) -> ArtifactKind:
-    kind = KINDS.get(name)
+def artifact_kind(name: str) -> ArtifactKind | PreparedKind:
+    kind = KINDS.get(name) or PREPARED.get(name)
     if kind is None:
         raise BadInput(
-            _("unknown artifact {name} (known: {known})", name=name, known=", ".join(sorted(KINDS)))
+            _(
+                "unknown artifact {name} (known: {known})",
+                name=name,
+                known=", ".join(sorted({*KINDS, *PREPARED})),
+            )
         )
     return kind
 
 
-def check_version(kind: ArtifactKind, version: str) -> str:
+def fetched_kind(name: str) -> ArtifactKind:
+    """The kind `fetch` downloads; BadInput for a prepared one, saying how it gets in."""
+    prepared = PREPARED.get(name)
+    if prepared is not None:
+        raise BadInput(
+            _(
+                "{name} releases are prepared (source at its tag, gems vendored, assets "
+                "compiled, runtimes in runtime/bin/), not downloaded as they are: add one with "
+                "`chaton artifacts add {name} VERSION FOLDER`",
+                name=name,
+            )
+        )
+    if name not in KINDS:
+        artifact_kind(name)  # unknown: raises, saying which are known
+    return KINDS[name]
+
+
+def check_version(kind: ArtifactKind | PreparedKind, version: str) -> str:
     """`version` when it is a version number of `kind` (ASCII digits and dots), else BadInput."""
     if not re.fullmatch(kind.version_pattern, version):
         raise BadInput(
@@ -453,7 +517,7 @@ def artifact_folder(cache: Path, name: str, version: str) -> Path:
     return cache / name / version
 
 
-def _digests(path: Path) -> tuple[int, str, str]:
+def file_digests(path: Path) -> tuple[int, str, str]:
     """(size, sha512, sha256) of a file."""
     sha512, sha256 = hashlib.sha512(), hashlib.sha256()
     size = 0
@@ -489,11 +553,21 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
     check_version(kind, version)
     folder = artifact_folder(cache or default_cache(), name, version)
     if not folder.is_dir():
-        problem = _(
-            "not in the cache {path}: run `chaton artifacts fetch {name} {version}`",
-            path=str(folder),
-            name=name,
-            version=version,
+        problem = (
+            _(
+                "not in the cache {path}: run `chaton artifacts fetch {name} {version}`",
+                path=str(folder),
+                name=name,
+                version=version,
+            )
+            if isinstance(kind, ArtifactKind)
+            else _(
+                "not in the cache {path}: add a prepared release with "
+                "`chaton artifacts add {name} {version} FOLDER`",
+                path=str(folder),
+                name=name,
+                version=version,
+            )
         )
         return CheckResult(name, version, folder, (problem,))
     try:
@@ -509,11 +583,19 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
             version=manifest.version,
         )
         return CheckResult(name, version, folder, (problem,), manifest)
+    if isinstance(kind, ArtifactKind) and manifest.signer_fingerprint is None:
+        problem = _("its manifest names no signing key: it was not fetched and verified")
+        return CheckResult(name, version, folder, (problem,), manifest)
+    if isinstance(kind, PreparedKind) and not (
+        manifest.requires and {"ruby", "node"} <= manifest.requires.keys()
+    ):
+        problem = _("its manifest does not say which Ruby and Node.js it needs (requires)")
+        return CheckResult(name, version, folder, (problem,), manifest)
     archive = folder / manifest.file
     if not archive.is_file():
         problem = _("the archive {path} is missing", path=str(archive))
         return CheckResult(name, version, folder, (problem,), manifest)
-    size, sha512, sha256 = _digests(archive)
+    size, sha512, sha256 = file_digests(archive)
     problems = []
     if size != manifest.size:
         problems.append(
@@ -565,11 +647,11 @@ def list_cache(cache: Path | None = None) -> list[Entry]:
 # --- fetch -------------------------------------------------------------------------------------
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _remove_if_empty(*folders: Path) -> None:
+def remove_if_empty(*folders: Path) -> None:
     for folder in folders:
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -589,7 +671,7 @@ def fetch(
     """Download, verify and cache one release archive; nothing is downloaded when the cache holds
     it intact. `key_file` and `fingerprint` replace the project's key and its pinned fingerprint
     (for tests). On any failure the cache is left as it was."""
-    kind = artifact_kind(name)
+    kind = fetched_kind(name)
     check_version(kind, version)
     base = check_base_url(base_url or kind.base_url)
     pinned = normalize_fingerprint(fingerprint or kind.fingerprint)
@@ -618,16 +700,7 @@ def fetch(
         "checksum": base + kind.checksum_file.format(archive=archive_name),
         "signature": base + kind.signature_file.format(archive=archive_name),
     }
-    root_existed = root.is_dir()
-    kind_existed = target.parent.is_dir()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
-    except OSError as error:
-        raise ChatonError(
-            _("cannot write to the cache {path}: {reason}", path=str(root), reason=error)
-        ) from None
-    try:
+    with work_folder(root, target, ".fetch-") as work:
         ready = work / version
         ready.mkdir()
         archive = ready / archive_name
@@ -667,31 +740,49 @@ def fetch(
             sha256=sha256.hexdigest(),
             signer_fingerprint=signer,
             source=urls["archive"],
-            fetched_at=_now(),
+            fetched_at=utc_now(),
         )
-        text = json.dumps(manifest.model_dump(), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(manifest.dump(), indent=2, sort_keys=True) + "\n"
         atomic.write(ready / MANIFEST, text.encode("utf-8"))
         archive.chmod(0o644)
         ready.chmod(0o755)
-        replaced = _place(ready, target, work)
-    except BaseException as error:
-        shutil.rmtree(work, ignore_errors=True)
-        if not kind_existed:
-            _remove_if_empty(target.parent)
-        if not root_existed:
-            _remove_if_empty(root)
-        if isinstance(error, OSError):  # a full disk, a permission: said, not a traceback
-            raise ChatonError(
-                _("cannot write to the cache {path}: {reason}", path=str(root), reason=error)
-            ) from error
-        raise
-    shutil.rmtree(work, ignore_errors=True)
+        replaced = place(ready, target, work)
     if replaced is None:  # another fetch placed an intact copy meanwhile: it is kept
         return FetchResult(read_manifest(target), target / archive_name, downloaded=True)
     return FetchResult(manifest, target / archive_name, downloaded=True, replaced=replaced)
 
 
-def _place(ready: Path, target: Path, work: Path) -> tuple[str, ...] | None:
+@contextlib.contextmanager
+def work_folder(root: Path, target: Path, prefix: str) -> Iterator[Path]:
+    """A hidden folder of the cache `root` to make `target` in (the same file system: one rename
+    puts it in place), removed afterwards. On failure the folders made for `target` go too, and
+    an OSError (a full disk, a permission) is said as such, not as a traceback."""
+    root_existed = root.is_dir()
+    kind_existed = target.parent.is_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    except OSError as error:
+        raise ChatonError(
+            _("cannot write to the cache {path}: {reason}", path=str(root), reason=error)
+        ) from None
+    try:
+        yield work
+    except BaseException as error:
+        shutil.rmtree(work, ignore_errors=True)
+        if not kind_existed:
+            remove_if_empty(target.parent)
+        if not root_existed:
+            remove_if_empty(root)
+        if isinstance(error, OSError):
+            raise ChatonError(
+                _("cannot write to the cache {path}: {reason}", path=str(root), reason=error)
+            ) from error
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def place(ready: Path, target: Path, work: Path) -> tuple[str, ...] | None:
     """Rename the verified folder `ready` to `target`. A copy already there that fails its check
     is moved aside into `work` first (and back if the rename fails); an intact one is kept and
     None returned. Return the problems of the copy replaced."""

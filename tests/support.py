@@ -73,3 +73,17 @@ def filter_plugin(module: str, function: str) -> Any:
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return getattr(loaded, function)
+
+
+def everything_in(folder: Path) -> list[str]:
+    """Every file and folder under `folder`, hidden ones included."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def run_artifacts_cli(monkeypatch: Any, *argv: str) -> int:
+    """`chaton ARGV` through the real entry point, with the artifacts command registered."""
+    from chaton import cli
+
+    if "artifacts" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "artifacts"))
+    return cli.main(list(argv))

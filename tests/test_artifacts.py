@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from fake_upstream import FakeUpstream, TestSigners, test_release_archive
+from support import everything_in, run_artifacts_cli
 
-from chaton import artifacts, cli
+from chaton import artifacts
 from chaton.commands.artifacts import DownloadProgress
 from chaton.errors import BadInput, ChatonError, ExitCode
 
@@ -91,18 +92,6 @@ def fetch(
     return artifacts.fetch("nextcloud", VERSION, **arguments)  # type: ignore[arg-type]
 
 
-def everything_in(cache: Path) -> list[str]:
-    """Every file and folder under `cache`, hidden ones included."""
-    return sorted(str(path.relative_to(cache)) for path in cache.rglob("*"))
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
-    """`chaton ARGV` through the real entry point, with the artifacts command registered."""
-    if "artifacts" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "artifacts"))
-    return cli.main(list(argv))
-
-
 def pin_test_upstream(
     monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream, signers: TestSigners
 ) -> None:
@@ -166,13 +155,13 @@ def test_a_second_fetch_downloads_nothing(
     publish(upstream, signers)
     pin_test_upstream(monkeypatch, upstream, signers)
     argv = ("artifacts", "fetch", "nextcloud", VERSION, "--cache", str(cache))
-    assert run_cli(monkeypatch, *argv, "--keyring", str(keyring)) == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, *argv, "--keyring", str(keyring)) == ExitCode.OK
     first = capsys.readouterr().out
     assert "checksum and signature verified" in first
     assert len(upstream.requests) == 3
     manifest = (cache / "nextcloud" / VERSION / "artifact.json").read_bytes()
 
-    assert run_cli(monkeypatch, *argv, "--keyring", str(keyring)) == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, *argv, "--keyring", str(keyring)) == ExitCode.OK
     assert "already in the cache and intact" in capsys.readouterr().out
     assert len(upstream.requests) == 3  # nothing asked of the upstream
     assert (cache / "nextcloud" / VERSION / "artifact.json").read_bytes() == manifest
@@ -325,7 +314,9 @@ def test_a_key_file_without_the_pinned_key_is_refused_before_any_download(
 def test_a_bad_version_is_bad_input(
     version: str, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_cli(monkeypatch, "artifacts", "fetch", "nextcloud", version, "--cache", str(cache))
+    code = run_artifacts_cli(
+        monkeypatch, "artifacts", "fetch", "nextcloud", version, "--cache", str(cache)
+    )
     assert code == ExitCode.BAD_INPUT
     assert "is not a valid nextcloud version" in capsys.readouterr().err
     assert not cache.exists()
@@ -352,13 +343,13 @@ def test_check_finds_an_archive_altered_after_it_was_cached(
     publish(upstream, signers)
     archive = fetch(upstream, signers, keyring, cache).path
     argv = ("artifacts", "check", "nextcloud", VERSION, "--cache", str(cache))
-    assert run_cli(monkeypatch, *argv) == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, *argv) == ExitCode.OK
     assert f"nextcloud {VERSION}: OK" in capsys.readouterr().out
 
     altered = bytearray(RELEASE)
     altered[len(altered) // 2] ^= 0xFF  # same size, one byte changed
     archive.write_bytes(bytes(altered))
-    assert run_cli(monkeypatch, *argv) == ExitCode.FAILED
+    assert run_artifacts_cli(monkeypatch, *argv) == ExitCode.FAILED
     out = capsys.readouterr().out
     assert (
         f"nextcloud {VERSION}: FAILED: the archive's SHA-512 is "
@@ -371,10 +362,17 @@ def test_check_finds_an_archive_altered_after_it_was_cached(
 def test_check_of_an_artifact_not_cached_fails(
     cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_cli(monkeypatch, "artifacts", "check", "nextcloud", VERSION, "--cache", str(cache))
+    code = run_artifacts_cli(
+        monkeypatch, "artifacts", "check", "nextcloud", VERSION, "--cache", str(cache)
+    )
     assert code == ExitCode.FAILED
     assert f"not in the cache {cache / 'nextcloud' / VERSION}" in capsys.readouterr().out
-    assert run_cli(monkeypatch, "artifacts", "check", "nextcloud", "x", "--cache", str(cache)) == 2
+    assert (
+        run_artifacts_cli(
+            monkeypatch, "artifacts", "check", "nextcloud", "x", "--cache", str(cache)
+        )
+        == 2
+    )
 
 
 def test_list_json_shows_what_the_cache_holds(
@@ -386,13 +384,13 @@ def test_list_json_shows_what_the_cache_holds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(artifacts.CACHE_ENV, str(cache))  # no --cache: the variable decides
-    assert run_cli(monkeypatch, "artifacts", "list", "--json") == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, "artifacts", "list", "--json") == ExitCode.OK
     assert json.loads(capsys.readouterr().out) == []
 
     publish(upstream, signers)
     fetch(upstream, signers, keyring, cache)
     (cache / "nextcloud" / "29.0.1").mkdir()  # a folder without a manifest
-    assert run_cli(monkeypatch, "artifacts", "list", "--json") == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, "artifacts", "list", "--json") == ExitCode.OK
     rows = json.loads(capsys.readouterr().out)
     assert [(row["name"], row["version"]) for row in rows] == [
         ("nextcloud", "29.0.1"),
@@ -406,7 +404,7 @@ def test_list_json_shows_what_the_cache_holds(
     assert good["signer_fingerprint"] == signers.fingerprints["pinned"]
     assert good["folder"] == str(cache / "nextcloud" / VERSION)
 
-    assert run_cli(monkeypatch, "artifacts", "list") == ExitCode.OK
+    assert run_artifacts_cli(monkeypatch, "artifacts", "list") == ExitCode.OK
     assert (
         f"nextcloud {VERSION}: {len(RELEASE)} bytes, sha256 {hashlib.sha256(RELEASE).hexdigest()}"
         in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""`chaton artifacts`: the control node's verified cache of upstream release archives."""
+"""`chaton artifacts`: the control node's verified cache of release archives: upstream's, fetched
+and verified, and prepared Mastodon releases, added from their folder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from chaton import artifacts
+from chaton import artifacts, prepared
 from chaton.errors import ExitCode
 from chaton.i18n import _
 
@@ -26,20 +27,20 @@ def _add_cache_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_artifact_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "name", metavar="NAME", help=_("the artifact ({known})", known=", ".join(artifacts.KINDS))
-    )
+    known = ", ".join(sorted({*artifacts.KINDS, *artifacts.PREPARED}))
+    parser.add_argument("name", metavar="NAME", help=_("the artifact ({known})", known=known))
     parser.add_argument("version", metavar="VERSION", help=_("its version, like 30.0.4"))
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "artifacts",
-        help=_("fetch, list and check the verified release archives the roles deploy"),
+        help=_("fetch, add, list and check the verified release archives the roles deploy"),
         description=_(
             "Servers never download from upstream: the control node fetches a release archive "
             "once, checks its checksum and its OpenPGP signature (made by the upstream's pinned "
-            "key), and keeps it in a cache the roles copy from."
+            "key), and keeps it in a cache the roles copy from. A Mastodon release is prepared "
+            "elsewhere and added from its folder."
         ),
     )
     actions = parser.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
@@ -76,6 +77,39 @@ def register(subparsers: Any) -> None:
         ),
     )
     fetch.set_defaults(func=_fetch)
+
+    add = actions.add_parser(
+        "add",
+        help=_("add a prepared Mastodon release to the cache, from its folder"),
+        description=_(
+            "A Mastodon release is prepared where upstream is reachable: its source at its tag, "
+            "its gems vendored (bundle install in deployment mode, binstubs bin/puma and "
+            "bin/sidekiq), its assets compiled, and in runtime/bin/ the Ruby and Node.js it "
+            "runs on when Debian's are too old for it. `add` checks the folder (its programs, "
+            "the version lib/mastodon/version.rb states), reads what it needs (the ruby line of "
+            "its Gemfile, engines.node of its package.json), asks each bundled runtime its "
+            "version, which must satisfy that, then packs it and places it in the cache as "
+            "<cache>/mastodon/<version>/ with its manifest, all at once; on any failure the "
+            "cache is left as it was. Exit code 0 when added, 1 when a runtime does not answer "
+            "or the cache cannot be written, 2 on bad input (an incomplete folder, another "
+            "version, a runtime too old, a release already cached and intact)."
+        ),
+    )
+    _add_artifact_arguments(add)
+    add.add_argument("folder", metavar="FOLDER", type=Path, help=_("the prepared release"))
+    add.add_argument(
+        "--debian-package",
+        dest="debian_packages",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help=_(
+            "a Debian package its vendored gems link to beyond the role's mastodon_packages "
+            "(repeat for several)"
+        ),
+    )
+    _add_cache_argument(add)
+    add.set_defaults(func=_add)
 
     listing = actions.add_parser(
         "list",
@@ -180,13 +214,58 @@ def _fetch(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+def _runtimes(values: dict[str, str] | None) -> str:
+    """{"ruby": ">= 3.2.0", "node": ">= 20"} -> "Ruby >= 3.2.0, Node.js >= 20"."""
+    names = prepared.RUNTIME_NAMES
+    rank = {name: index for index, name in enumerate(names)}
+    items = sorted((values or {}).items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+    return ", ".join(f"{names.get(k, k)} {v}" for k, v in items)
+
+
+def _add(args: argparse.Namespace) -> int:
+    result = prepared.add(
+        args.name,
+        args.version,
+        args.folder,
+        cache=args.cache,
+        debian_packages=args.debian_packages,
+    )
+    for problem in result.replaced:
+        print(_("replaced the copy the cache held: {problem}", problem=problem), file=sys.stderr)
+    manifest = result.manifest
+    print(
+        _(
+            "{name} {version}: cached as {path}; needs {requires}; bundles {runtimes}",
+            name=manifest.name,
+            version=manifest.version,
+            path=str(result.path),
+            requires=_runtimes(manifest.requires),
+            runtimes=_runtimes(manifest.runtimes) or _("no runtime (Debian's are used)"),
+        )
+    )
+    return int(ExitCode.OK)
+
+
+def _origin(manifest: artifacts.Manifest) -> str:
+    """Where a cached archive comes from, for `list`."""
+    if manifest.test_release:
+        return _("a test release (test double)")
+    if manifest.signer_fingerprint:
+        return _("signed by {fingerprint}", fingerprint=manifest.signer_fingerprint)
+    return _(
+        "prepared, needs {requires}, bundles {runtimes}",
+        requires=_runtimes(manifest.requires) or "?",
+        runtimes=_runtimes(manifest.runtimes) or _("no runtime"),
+    )
+
+
 def _list(args: argparse.Namespace) -> int:
     cache = args.cache or artifacts.default_cache()
     entries = artifacts.list_cache(cache)
     if args.json:
         rows = [
             {
-                **(entry.manifest.model_dump() if entry.manifest else {}),
+                **(entry.manifest.dump() if entry.manifest else {}),
                 "name": entry.name,  # the folder's; `check` compares them with the manifest's
                 "version": entry.version,
                 "folder": str(entry.folder),
@@ -204,12 +283,12 @@ def _list(args: argparse.Namespace) -> int:
             continue
         print(
             _(
-                "{name} {version}: {size} bytes, sha256 {sha256}, signed by {fingerprint}",
+                "{name} {version}: {size} bytes, sha256 {sha256}, {origin}",
                 name=entry.name,
                 version=entry.version,
                 size=entry.manifest.size,
                 sha256=entry.manifest.sha256,
-                fingerprint=entry.manifest.signer_fingerprint,
+                origin=_origin(entry.manifest),
             )
         )
     return int(ExitCode.OK)

@@ -112,6 +112,28 @@ def runtime_script(name: str, version: str) -> str:
     )
 
 
+def version_rb(version: str) -> str:
+    """lib/mastodon/version.rb, where Mastodon states its version (methods major, minor and
+    patch, as upstream's file has them)."""
+    major, minor, patch = parse_version(version)
+    return (
+        "# frozen_string_literal: true\n"
+        "\n"
+        f"# {PRODUCT_NAME} (a test double, not Mastodon): its version, where Mastodon states it.\n"
+        "module Mastodon\n"
+        "  module Version\n"
+        "    module_function\n"
+        "\n"
+        f"    def major\n      {major}\n    end\n"
+        "\n"
+        f"    def minor\n      {minor}\n    end\n"
+        "\n"
+        f"    def patch\n      {patch}\n    end\n"
+        "  end\n"
+        "end\n"
+    )
+
+
 def migration_id(version: str, index: int) -> str:
     major, minor, patch = parse_version(version)
     return f"2024{major:02d}{minor:02d}{patch:02d}{index:04d}"
@@ -233,6 +255,7 @@ def members(version: str, runtimes: dict[str, str] | None = None) -> dict[str, b
         relative = path.relative_to(SOURCES).as_posix()
         files[relative] = None if path.is_dir() else path.read_bytes()
     files["VERSION"] = f"{version}\n".encode()
+    files["lib/mastodon/version.rb"] = version_rb(version).encode()
     files["TEST-RELEASE"] = test_release_text(version).encode()
     files["Gemfile"] = gemfile(version).encode()
     files["package.json"] = package_json(version).encode()
