@@ -134,7 +134,7 @@ def test_without_the_real_release_the_demo_uses_the_test_release(
 
 def prepared_release_double(cache: Path, version: str) -> Path:
     """A test double of a prepared Mastodon release in a control node's cache: its manifest is
-    not a test release's and names the archive's SHA-256."""
+    a prepared release's (what `chaton artifacts add` writes), not a test release's."""
     folder = cache / "mastodon" / version
     folder.mkdir(parents=True)
     data = b"prepared release double"
@@ -143,8 +143,14 @@ def prepared_release_double(cache: Path, version: str) -> Path:
         "name": "mastodon",
         "version": version,
         "file": f"mastodon-{version}.tar.gz",
+        "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
+        "sha512": hashlib.sha512(data).hexdigest(),
+        "source": "/srv/build/mastodon",
+        "prepared_at": "2026-12-01T10:00:00Z",
         "requires": {"ruby": ">= 3.1.0", "node": ">= 18"},
+        "runtimes": {},
+        "debian_packages": [],
     }
     (folder / "artifact.json").write_text(json.dumps(manifest))
     return folder
@@ -172,6 +178,22 @@ def test_a_real_release_is_linked_and_only_the_missing_one_is_a_test_release(
     assert not linked.is_symlink()
     assert json.loads((linked / "artifact.json").read_text())["test_release"] is True
     assert (real / "mastodon-4.3.0.tar.gz").read_bytes() == b"altered"  # never written
+
+
+def test_a_release_is_real_only_if_its_manifest_says_what_a_real_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the role needs to know of a prepared release (`requires`) must be there, and a test
+    release is never taken for the real one, even intact."""
+    monkeypatch.setenv("CHATON_ARTIFACTS_DIR", str(tmp_path))
+    folder = prepared_release_double(tmp_path, "4.3.0")
+    assert demo.real_release_ok("mastodon", "4.3.0")
+    manifest = json.loads((folder / "artifact.json").read_text())
+    (folder / "artifact.json").write_text(json.dumps({**manifest, "test_release": True}))
+    assert not demo.real_release_ok("mastodon", "4.3.0")
+    del manifest["requires"]
+    (folder / "artifact.json").write_text(json.dumps(manifest))
+    assert not demo.real_release_ok("mastodon", "4.3.0")
 
 
 def test_with_every_real_release_the_demo_uses_the_control_nodes_cache(

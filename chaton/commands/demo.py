@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import shutil
@@ -188,18 +187,10 @@ def pinned_versions(inventory: Path) -> dict[str, str]:
 
 def real_release_ok(kind: str, version: str) -> bool:
     """Whether the control node's artifact cache holds the real release of `kind` `version`,
-    intact: verified by `chaton artifacts` for the kinds it fetches; for a prepared Mastodon
-    release, a manifest that is not a test release's and an archive of its SHA-256."""
-    if kind in artifacts.KINDS:
-        return artifacts.check(kind, version).ok
-    folder = artifacts.artifact_folder(artifacts.default_cache(), kind, version)
-    try:
-        manifest = json.loads((folder / artifacts.MANIFEST).read_text(encoding="utf-8"))
-        archive = folder / str(manifest["file"])
-        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return manifest.get("test_release") is not True and digest == manifest.get("sha256")
+    intact, as `chaton artifacts check` finds it: its archive's size and digests, the key that
+    signed a fetched one, what a prepared Mastodon release needs; and not a test release."""
+    result = artifacts.check(kind, version)
+    return result.ok and result.manifest is not None and not result.manifest.test_release
 
 
 def build_test_release(kind: str, version: str, cache: Path) -> None:
