@@ -70,24 +70,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{name:<24} {total:6.0f}  {parts}")
 
 
-# Seconds each role scenario took in one `make test` here (2026-11-27, two workers, the linters
-# beside; its "molecule steps, seconds" table). Only used to order the tests; nothing asserts them.
+# Seconds each role scenario took in one `make test` here (2026-12-07 at 5129c90, alone on the
+# machine, two workers, the linters beside; its "molecule steps, seconds" table). Only used to
+# order the tests; nothing asserts them.
 SCENARIO_SECONDS = {
-    "nextcloud": 776,
-    "mailman": 760,
-    "mastodon": 705,
-    "backup": 354,
-    "website": 333,
-    "acme": 235,
-    "opendkim": 219,
-    "postgresql": 192,
-    "nginx": 189,
-    "postfix": 159,
-    "common": 156,
-    "php_fpm": 135,
-    "firewall": 135,
-    "redis": 131,
-    "sshd": 118,
+    "mastodon": 867,
+    "mailman": 805,
+    "nextcloud": 761,
+    "backup": 498,
+    "website": 303,
+    "acme": 195,
+    "postgresql": 163,
+    "opendkim": 160,
+    "nginx": 148,
+    "common": 147,
+    "postfix": 141,
+    "php_fpm": 106,
+    "firewall": 103,
+    "sshd": 89,
+    "redis": 86,
 }
 # A scenario not measured yet still counts as a slow one.
 UNMEASURED_SCENARIO_SECONDS = 200
