@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaton import artifacts
+from chaton import artifacts, versions
 from chaton import files as atomic
 from chaton.errors import BadInput, ChatonError
 from chaton.i18n import _
@@ -44,12 +44,6 @@ RUNTIME_NAMES = {"ruby": "Ruby", "node": "Node.js"}
 EMPTIED = ("tmp", "log")
 LEFT_OUT = (".git",)
 _RUNTIME_TIMEOUT = 30
-# What `ruby --version` and `node --version` print first (as the mastodon role reads them).
-_RUNTIME_OUTPUT = {
-    "ruby": re.compile(r"^ruby ([0-9]+\.[0-9]+\.[0-9]+)"),
-    "node": re.compile(r"^v([0-9]+\.[0-9]+\.[0-9]+)\b"),
-}
-_CLAUSE = re.compile(r"^(>=|<=|==|!=|>|<|~>)?\s*([0-9]+(?:\.[0-9]+)*)$")
 _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,62}$")
 
 
@@ -60,39 +54,12 @@ class AddResult:
     replaced: tuple[str, ...] = ()  # what was wrong with a cached copy it replaced
 
 
-def _numbers(version: str, width: int) -> tuple[int, ...]:
-    parts = [int(part) for part in version.split(".")]
-    return tuple(parts + [0] * (width - len(parts)))
-
-
-def satisfies(version: str, requirement: str) -> bool:
-    """Whether `version` meets every clause of `requirement` (">= 3.2.0, < 3.5"), as the role's
-    `chaton_version_satisfies` filter reads it."""
-    for clause in requirement.split(","):
-        found = _CLAUSE.match(clause.strip())
-        if not found:
-            raise ValueError(clause)
-        operator, wanted = found.group(1) or ">=", found.group(2)
-        width = max(version.count("."), wanted.count(".")) + 1
-        have, need = _numbers(version, width), _numbers(wanted, width)
-        if not {
-            ">=": have >= need,
-            "<=": have <= need,
-            "==": have == need,
-            "!=": have != need,
-            ">": have > need,
-            "<": have < need,
-        }[operator]:
-            return False
-    return True
-
-
 def _requirement(clauses: Iterable[str], where: str) -> str:
     """Clauses as the role reads them (">= 3.2.0, < 3.5"); BadInput for one it cannot."""
     found = []
     for clause in clauses:
-        match = _CLAUSE.match(clause.strip())
-        if not match or match.group(1) == "~>":
+        match = versions.CLAUSE.match(clause.strip())
+        if not match:
             raise BadInput(
                 _(
                     "{where}: {clause!r} is not a requirement chaton reads (>=, <=, ==, !=, >, < "
@@ -161,7 +128,7 @@ def runtime_version(program: Path, name: str) -> str:
         output = answer.stdout.strip() or answer.stderr.strip()
     except (OSError, subprocess.TimeoutExpired) as error:
         output = str(error)
-    found = _RUNTIME_OUTPUT[name].match(output)
+    found = versions.runtime_version(output, name)
     if not found:
         raise ChatonError(
             _(
@@ -170,7 +137,7 @@ def runtime_version(program: Path, name: str) -> str:
                 output=output[:300] or _("nothing"),
             )
         )
-    return found.group(1)
+    return found
 
 
 def tree_runtimes(tree: Path, requires: dict[str, str]) -> dict[str, str]:
@@ -181,7 +148,7 @@ def tree_runtimes(tree: Path, requires: dict[str, str]) -> dict[str, str]:
         if not (program.exists() or program.is_symlink()):  # a dangling link is asked too
             continue
         version = runtime_version(program, name)
-        if not satisfies(version, requires[name]):
+        if not versions.satisfies(version, requires[name]):
             raise BadInput(
                 _(
                     "{path} is {runtime} {version}; the release needs {requirement}",

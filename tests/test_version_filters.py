@@ -1,6 +1,6 @@
 """The `chaton_version_satisfies` and `chaton_runtime_version` filters (plugins/filter), which the
 mastodon role uses to check a release's runtimes against what its manifest says it needs, and
-`chaton.prepared.satisfies`, which checks them on the control node the same way."""
+`chaton.versions`, which both the filters and the control node (`chaton artifacts add`) use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from support import filter_plugin
 
-from chaton import prepared
+from chaton import versions
 
 satisfies = filter_plugin("chaton_versions", "chaton_version_satisfies")
 runtime_version = filter_plugin("chaton_versions", "chaton_runtime_version")
@@ -46,7 +46,7 @@ runtime_version = filter_plugin("chaton_versions", "chaton_runtime_version")
 def test_a_version_meets_every_clause_of_a_requirement(version, requirement, expected):
     assert satisfies(version, requirement) is expected
     # `chaton artifacts add` checks a bundled runtime on the control node as the role does.
-    assert prepared.satisfies(version, requirement) is expected
+    assert versions.satisfies(version, requirement) is expected
 
 
 @pytest.mark.parametrize(
