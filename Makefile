@@ -14,6 +14,10 @@ ACCELERATOR ?= on
 # JOBS=0 runs them in one process.
 JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal --durations=30
+# The project's copies of real Nextcloud releases (verified by Nextcloud's code signing when they
+# enter the artifact cache), and the releases the tests and the demo run from them.
+NEXTCLOUD_RELEASES_DIR ?= $(CURDIR)/../shared/artifacts/nextcloud
+NEXTCLOUD_RELEASES := 30.0.1 31.0.11
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/.config/containers.conf
@@ -22,7 +26,7 @@ ifeq ($(ACCELERATOR),off)
 export ANSIBLE_STRATEGY := linear
 endif
 
-.PHONY: help host-packages venv image lint unit molecule test suite test-site demo demo-clean constraints clean
+.PHONY: help host-packages venv image releases lint unit molecule test suite test-site demo demo-clean constraints clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +45,9 @@ venv: $(STAMP) ## Create the virtualenv with the pinned Python packages
 image: venv ## Build the Debian 12 systemd base image (once)
 	@$(BIN)/chaton container image
 
+releases: venv ## Put the project's copies of real Nextcloud releases in the artifact cache, verified
+	@scripts/shared-releases $(BIN)/chaton "$(NEXTCLOUD_RELEASES_DIR)" $(NEXTCLOUD_RELEASES)
+
 lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production --strict
@@ -52,20 +59,20 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
 unit: venv ## Python tests that need no container
 	$(PYTEST) -m 'not container'
 
-molecule: image ## Every role's molecule scenario, idempotence judged from Ansible's stats
+molecule: image releases ## Every role's molecule scenario, idempotence judged from Ansible's stats
 	$(PYTEST) -m 'container and not site' tests/test_roles_molecule.py
 
 test: image ## The test suite: lint, Python tests, every role's scenario (under 40 minutes)
 	@# The linters run beside the suite: its scenarios spend much of their time waiting.
 	@$(MAKE) --no-print-directory -j2 lint suite
 
-suite: venv
+suite: venv releases
 	$(PYTEST) -m 'not site'
 
-test-site: image ## The long suite: the whole example collective, a collective's life, the restore drill (60-80 minutes)
+test-site: image releases ## The long suite: the whole example collective, a collective's life, the restore drill (60-80 minutes)
 	$(PYTEST) -m site
 
-demo: image ## Deploy the example collective into a local container and verify it
+demo: image releases ## Deploy the example collective into a local container and verify it
 	$(BIN)/chaton demo
 
 demo-clean: venv ## Remove the demo container and what the demo made

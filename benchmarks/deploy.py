@@ -6,8 +6,10 @@ Everything runs on test hosts of its own (Debian 12 containers, removed at the e
 of the example collective whose server is renamed `bench-1` (its facts are cached under that
 name, not the demo's):
 
-1. **Cold converge**: `chaton deploy` of the example collective (every service, on the test
-   releases of Nextcloud and Mastodon) onto a fresh host. Reported.
+1. **Cold converge**: `chaton deploy` of the example collective (every service) onto a fresh
+   host. Reported. Nextcloud and Mastodon are the real releases the example pins when the
+   control node's artifact cache holds them intact (as in the demo), else the test suite's test
+   releases; the benchmark prints which ("release: …"): compare runs on the same ones.
 2. **No-op rerun** of the whole site on that host, `--runs` times each way, alternating:
    - the project's configuration (ansible.cfg: Mitogen accelerator, pipelining, fact cache), the
      host reached through podman;
@@ -43,7 +45,7 @@ from typing import Any
 import yaml
 
 from chaton import artifacts, containers
-from chaton.commands.demo import build_test_release, pinned_versions
+from chaton.commands.demo import build_test_release, pinned_versions, real_release
 from chaton.paths import PROJECT_ROOT
 from chaton.runner import FACT_CACHE
 
@@ -176,12 +178,24 @@ def forget_facts() -> None:
     (FACT_CACHE / SERVER).unlink(missing_ok=True)
 
 
-def test_releases(cache: Path) -> None:
-    """The test releases of the versions the example pins (as the demo does when the real ones
-    are not in the cache)."""
+def releases(cache: Path) -> dict[str, str]:
+    """The releases of the versions the example pins, in the benchmark's cache `cache`, as the
+    demo has them: a link to the real one when the control node's artifact cache holds it
+    intact, else the test suite's test release. {kind: what it is}, each printed."""
+    used = {}
     for kind, version in pinned_versions(EXAMPLE).items():
-        if not (artifacts.artifact_folder(cache, kind, version) / artifacts.MANIFEST).is_file():
+        folder = artifacts.artifact_folder(cache, kind, version)
+        manifest = real_release(kind, version)
+        if manifest is None:
             build_test_release(kind, version, cache)
+            used[kind] = f"{kind} {version}, the test suite's test release (a test double)"
+        else:
+            real = artifacts.artifact_folder(artifacts.default_cache(), kind, version)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.symlink_to(real.resolve(), target_is_directory=True)
+            used[kind] = artifacts.describe_release(manifest)
+        print(f"release: {used[kind]}", flush=True)
+    return used
 
 
 def ssh_defaults_env(folder: Path) -> tuple[dict[str, str], Path]:
@@ -214,7 +228,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="chaton-bench-") as tmp:
         folder = Path(tmp)
         cache = folder / "artifacts"
-        test_releases(cache)
+        releases(cache)
         os.environ[artifacts.CACHE_ENV] = str(cache)
         key = folder / "bench_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

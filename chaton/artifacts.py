@@ -8,7 +8,7 @@ placed in the cache, with a manifest:
 
     <cache>/<name>/<version>/<archive file>
     <cache>/<name>/<version>/artifact.json   name, version, file, size, sha512, sha256,
-                                             signer_fingerprint, source, fetched_at (UTC)
+                                             signer_fingerprint, source, fetched_at (UTC)…
 
 Downloads go to a hidden temporary folder inside the cache (same file system); the verified
 archive and its manifest are moved into place by one rename of their folder, so the cache never
@@ -18,6 +18,17 @@ Each kind of artifact is a row of `KINDS`: its file names, the checksum its upst
 its signing key and the key's pinned fingerprint. Nextcloud is the only one today (an upstream
 that signs its checksum list rather than the archive, or publishes no checksum file, will need a
 column saying so).
+
+A Nextcloud release also carries its own code signing (`chaton.codesigning`: every file's
+SHA-512, signed by a certificate of the Nextcloud Root Authority, pinned by its fingerprint in
+the row's `code_signing_root`). `fetch` unpacks the archive it verified and checks its tree too,
+keeping the archive as it is. That check alone is enough to trust a *copy* of a release, wherever
+it comes from: `add_release` (`chaton artifacts add nextcloud VERSION SOURCE`) takes the tree of
+that version from a folder or an archive, extracts or copies it into a work folder of the cache,
+checks it, packs it as `nextcloud-<version>.tar.zst` without the files no signature covers, and
+places it the same way. Its manifest has `added_at`, `source` and `source_tree` instead of a
+signer and `fetched_at`. Both record what the check found (`code_signing`: the scopes, the files
+verified, the signed files absent, the unsigned ones left out).
 
 A Mastodon release is not downloaded as is: a *prepared* release (its source at a tag, its gems
 vendored, its assets compiled, and the Ruby and Node.js it needs beyond Debian's in runtime/bin/)
@@ -33,23 +44,27 @@ import contextlib
 import hashlib
 import http.client
 import json
+import lzma
 import os
 import re
 import shutil
+import stat
 import subprocess
+import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Literal, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chaton import __version__
+from chaton import __version__, codesigning
 from chaton import files as atomic
 from chaton.errors import BadInput, ChatonError
 from chaton.i18n import _
@@ -70,6 +85,8 @@ _REFUSING = ("BADSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG", "EXPKEYSIG", "REVKEYSIG"
 
 # (url, bytes so far, total bytes or None): called with 0 when a download starts.
 Progress = Callable[[str, int, int | None], None]
+# Called with what a long step (unpacking, verifying, packing) is about to do.
+Step = Callable[[str], None]
 
 
 class _Digest(Protocol):
@@ -93,9 +110,17 @@ class ArtifactKind:
     version_example: str  # shown when a version is refused
     version_pattern: str = r"[0-9]{1,4}(\.[0-9]{1,4}){1,3}"  # ASCII digits and dots
     max_size: int = 2 * 1024**3
+    product: str = ""  # the product's name, for people
+    # A release that carries its own code signing (Nextcloud's): the SHA-256 fingerprint of the
+    # root its certificates chain to. A release tree can then be added from a copy (`add`).
+    code_signing_root: str | None = None
+    added_archive: str | None = None  # the archive `add` packs, with {version}
 
     def archive_name(self, version: str) -> str:
         return self.archive.format(version=version)
+
+    def added_archive_name(self, version: str) -> str | None:
+        return self.added_archive.format(version=version) if self.added_archive else None
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,7 @@ class PreparedKind:
     archive: str  # the archive's file name, with {version}
     version_example: str
     version_pattern: str
+    product: str = ""  # the product's name, for people
 
     def archive_name(self, version: str) -> str:
         return self.archive.format(version=version)
@@ -125,6 +151,9 @@ KINDS: dict[str, ArtifactKind] = {
         key_owner="Nextcloud Security <security@nextcloud.com>",
         fingerprint="28806A878AE423A28372792ED75899B9A724937A",
         version_example="30.0.4",
+        product="Nextcloud",
+        code_signing_root=codesigning.ROOT_FINGERPRINT,
+        added_archive="nextcloud-{version}.tar.zst",
     ),
 }
 
@@ -135,14 +164,39 @@ PREPARED: dict[str, PreparedKind] = {
         archive="mastodon-{version}.tar.gz",
         version_example="4.3.1",
         version_pattern=r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
+        product="Mastodon",
     ),
 }
+# The runtimes a prepared release may need and bundle, as they are named in messages.
+RUNTIME_NAMES = {"ruby": "Ruby", "node": "Node.js"}
+# The archives `add` reads a release tree from, and how tarfile reads each as a stream (zstd:
+# through its program).
+ARCHIVE_MODES: dict[str, Literal["r|", "r|bz2", "r|gz", "r|xz"]] = {
+    ".tar.zst": "r|", ".tar.bz2": "r|bz2", ".tar.gz": "r|gz", ".tar.xz": "r|xz", ".tar": "r|",
+}  # fmt: skip
+_ZSTD_LEVEL = 3
+
+
+class CodeSigning(BaseModel):
+    """What the check of a release's own code signing found (Nextcloud's: `chaton.codesigning`),
+    when it was fetched or added."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root_fingerprint: str = Field(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){31}$")
+    scopes: int = Field(ge=1)  # signatures checked: core and each app
+    files: int = Field(ge=0)  # signed files present with the digest their signature lists
+    absent: list[str]  # signed files the release lacks, sorted
+    left_out: list[str]  # files no signature covers, not packed (empty for a fetched archive)
+    verified_at: str
 
 
 class Manifest(BaseModel):
     """What `artifact.json` records of a verified archive: a fetched one names the key that
     signed it and when it was fetched; a prepared one what it needs, what it bundles and when it
-    was added. The test suite's test releases say so (`test_release`)."""
+    was added (`prepared_at`); a release tree added from a copy (`added_at`) where it comes
+    from. A release with code signing of its own (Nextcloud) records what its check found
+    (`code_signing`). The test suite's test releases say so (`test_release`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -154,13 +208,23 @@ class Manifest(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     signer_fingerprint: str | None = Field(default=None, pattern=r"^[0-9A-F]{40}$")
     source: str
+    source_tree: str | None = None  # an added release: its tree's folder in `source`
     fetched_at: str | None = None
     prepared_at: str | None = None
+    added_at: str | None = None
     requires: dict[str, str] | None = None
     runtimes: dict[str, str] | None = None
     debian_packages: list[str] | None = None
     test_release: bool | None = None
     product_name: str | None = None
+    code_signing: CodeSigning | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> Manifest:
+        stamps = [s for s in (self.fetched_at, self.prepared_at, self.added_at) if s is not None]
+        if len(stamps) > 1:
+            raise ValueError("fetched_at, prepared_at and added_at exclude each other")
+        return self
 
     def dump(self) -> dict[str, object]:
         """The manifest as artifact.json holds it (the fields it has)."""
@@ -173,6 +237,14 @@ class FetchResult:
     path: Path  # the archive in the cache
     downloaded: bool  # False: the cache already held it, intact
     replaced: tuple[str, ...] = ()  # what was wrong with a cached copy this fetch replaced
+
+
+@dataclass(frozen=True)
+class AddedRelease:
+    manifest: Manifest
+    path: Path  # the archive in the cache
+    added: bool  # False: the cache already held it, intact
+    replaced: tuple[str, ...] = ()  # what was wrong with a cached copy it replaced
 
 
 @dataclass(frozen=True)
@@ -560,6 +632,14 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
                 name=name,
                 version=version,
             )
+            if isinstance(kind, ArtifactKind) and kind.added_archive is None
+            else _(
+                "not in the cache {path}: run `chaton artifacts fetch {name} {version}`, or "
+                "`chaton artifacts add {name} {version} SOURCE` for a copy of the release",
+                path=str(folder),
+                name=name,
+                version=version,
+            )
             if isinstance(kind, ArtifactKind)
             else _(
                 "not in the cache {path}: add a prepared release with "
@@ -574,8 +654,12 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
         manifest = read_manifest(folder)
     except ChatonError as error:
         return CheckResult(name, version, folder, (error.message,))
-    expected = (name, version, kind.archive_name(version))
-    if (manifest.name, manifest.version, manifest.file) != expected:
+    # A release tree added from a copy is packed by `add`, under another name than upstream's.
+    added = isinstance(kind, ArtifactKind) and manifest.added_at is not None
+    archive_name: str | None = kind.archive_name(version)
+    if isinstance(kind, ArtifactKind) and added:
+        archive_name = kind.added_archive_name(version)
+    if (manifest.name, manifest.version, manifest.file) != (name, version, archive_name):
         problem = _(
             "its manifest describes {file} ({name} {version}), not this folder's artifact",
             file=manifest.file,
@@ -583,8 +667,14 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
             version=manifest.version,
         )
         return CheckResult(name, version, folder, (problem,), manifest)
-    if isinstance(kind, ArtifactKind) and manifest.signer_fingerprint is None:
+    if isinstance(kind, ArtifactKind) and not added and manifest.signer_fingerprint is None:
         problem = _("its manifest names no signing key: it was not fetched and verified")
+        return CheckResult(name, version, folder, (problem,), manifest)
+    if isinstance(kind, ArtifactKind) and kind.code_signing_root and not manifest.code_signing:
+        problem = _(
+            "not verified by {product}'s code signing: fetch or add it again",
+            product=kind.product,
+        )
         return CheckResult(name, version, folder, (problem,), manifest)
     if isinstance(kind, PreparedKind) and not (
         manifest.requires and {"ruby", "node"} <= manifest.requires.keys()
@@ -667,14 +757,22 @@ def fetch(
     fingerprint: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress | None = None,
+    root_fingerprint: str | None = None,
+    step: Step | None = None,
 ) -> FetchResult:
     """Download, verify and cache one release archive; nothing is downloaded when the cache holds
-    it intact. `key_file` and `fingerprint` replace the project's key and its pinned fingerprint
-    (for tests). On any failure the cache is left as it was."""
+    it intact. A release with code signing of its own (Nextcloud's) is unpacked after its
+    signature is checked and its tree verified too (`chaton.codesigning`); the archive is kept as
+    it is. `key_file` and `fingerprint` replace the project's key and its pinned fingerprint,
+    `root_fingerprint` the code-signing root's (for tests). On any failure the cache is left as it
+    was."""
     kind = fetched_kind(name)
     check_version(kind, version)
     base = check_base_url(base_url or kind.base_url)
     pinned = normalize_fingerprint(fingerprint or kind.fingerprint)
+    signing_root = root_fingerprint or kind.code_signing_root
+    if signing_root is not None:
+        signing_root = codesigning.normalize_fingerprint(signing_root)
     root = cache or default_cache()
     target = artifact_folder(root, name, version)
 
@@ -731,6 +829,13 @@ def fetch(
                 )
             )
         signer = verify_signature(archive, work / "signature", keys, pinned)
+        signing = None
+        if signing_root is not None:
+            try:
+                report = _unpacked_and_verified(archive, version, work / "tree", signing_root, step)
+            except BadInput as error:  # the archive is refused, as for a bad signature
+                raise ChatonError(error.message) from None
+            signing = code_signing_record(report, signing_root, left_out=())
         manifest = Manifest(
             name=name,
             version=version,
@@ -741,15 +846,38 @@ def fetch(
             signer_fingerprint=signer,
             source=urls["archive"],
             fetched_at=utc_now(),
+            product_name=kind.product or None,
+            code_signing=signing,
         )
-        text = json.dumps(manifest.dump(), indent=2, sort_keys=True) + "\n"
-        atomic.write(ready / MANIFEST, text.encode("utf-8"))
-        archive.chmod(0o644)
-        ready.chmod(0o755)
-        replaced = place(ready, target, work)
+        replaced = place_release(ready, manifest, target, work)
     if replaced is None:  # another fetch placed an intact copy meanwhile: it is kept
         return FetchResult(read_manifest(target), target / archive_name, downloaded=True)
     return FetchResult(manifest, target / archive_name, downloaded=True, replaced=replaced)
+
+
+def archive_manifest(archive: Path, name: str, version: str, **fields: Any) -> Manifest:
+    """The manifest of an archive made in a work folder: its size and digests, and `fields`."""
+    size, sha512, sha256 = file_digests(archive)
+    return Manifest(
+        name=name,
+        version=version,
+        file=archive.name,
+        size=size,
+        sha512=sha512,
+        sha256=sha256,
+        **fields,
+    )
+
+
+def place_release(
+    ready: Path, manifest: Manifest, target: Path, work: Path
+) -> tuple[str, ...] | None:
+    """Write `manifest` beside its archive in the folder `ready`, then place it (`place`)."""
+    text = json.dumps(manifest.dump(), indent=2, sort_keys=True) + "\n"
+    atomic.write(ready / MANIFEST, text.encode("utf-8"))
+    (ready / manifest.file).chmod(0o644)
+    ready.chmod(0o755)
+    return place(ready, target, work)
 
 
 @contextlib.contextmanager
@@ -809,3 +937,429 @@ def place(ready: Path, target: Path, work: Path) -> tuple[str, ...] | None:
     finally:
         os.close(descriptor)
     return replaced
+
+
+# --- release trees: `add`, and the code signing of a fetched archive ---------------------------
+
+
+def code_signing_record(
+    report: codesigning.Report, root_fingerprint: str, left_out: Iterable[str]
+) -> CodeSigning:
+    """What the manifest records of a tree's code-signing check."""
+    return CodeSigning(
+        root_fingerprint=root_fingerprint,
+        scopes=report.scopes,
+        files=report.files,
+        absent=list(report.absent),
+        left_out=sorted(left_out),
+        verified_at=utc_now(),
+    )
+
+
+def archive_suffix(path: Path) -> str | None:
+    """Which of ARCHIVE_MODES a file name ends with."""
+    return next((suffix for suffix in ARCHIVE_MODES if path.name.endswith(suffix)), None)
+
+
+def _zstd(arguments: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(["zstd", *arguments], **options)
+    except FileNotFoundError:
+        raise ChatonError(
+            _(
+                "{program} is not installed (Debian package {package})",
+                program="zstd",
+                package="zstd",
+            )
+        ) from None
+
+
+def _unreadable(archive: Path, reason: object) -> BadInput:
+    return BadInput(
+        _("{path}: cannot read the archive: {reason}", path=str(archive), reason=reason)
+    )
+
+
+def _said(process: subprocess.Popen[bytes]) -> str:
+    """What a finished program wrote on its error output."""
+    stream = process.stderr
+    return stream.read().decode(errors="replace").strip() if stream is not None else ""
+
+
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
+
+
+def archive_members(archive: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    """Each member of a tar archive, in order, read as a stream (a .tar.zst through the zstd
+    program, with the long window such archives may need). The caller may stop at any member."""
+    mode = ARCHIVE_MODES[archive_suffix(archive) or ".tar"]
+    process = None
+    try:
+        if archive.name.endswith(".tar.zst"):
+            process = _zstd(
+                ["-d", "-c", "-q", "--long=31", "--", str(archive)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        with (
+            tarfile.open(fileobj=process.stdout, mode=mode, bufsize=_CHUNK)
+            if process is not None
+            else tarfile.open(archive, mode=mode, bufsize=_CHUNK)
+        ) as tar:
+            while (member := tar.next()) is not None:
+                yield tar, member
+        if process is not None and process.wait() != 0:
+            raise _unreadable(archive, _said(process) or process.returncode)
+    except _READ_ERRORS as error:
+        said = _said(process) if process is not None and process.poll() is not None else ""
+        raise _unreadable(archive, said or error) from None
+    finally:
+        if process is not None:
+            if process.poll() is None:  # stopped early
+                process.kill()
+            process.wait()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+
+def trees_in_archive(archive: Path, version: str) -> tuple[str | None, dict[str, str]]:
+    """The folder of `archive` holding the release tree of `version` ("" for the archive's root;
+    None when none does), and the version of each tree seen (folder -> version, "?" when its
+    version.php does not say). The archive is read up to that tree's version.php."""
+    found: dict[str, str] = {}
+    for tar, member in archive_members(archive):
+        parts = PurePosixPath(member.name).parts
+        if parts[-1:] != (codesigning.VERSION_FILE,) or len(parts) > 2 or not member.isfile():
+            continue
+        top = parts[0] if len(parts) == 2 else ""
+        stream = tar.extractfile(member)
+        text = stream.read(_SMALL_FILE_LIMIT).decode("utf-8", "replace") if stream else ""
+        found[top] = codesigning.version_from_php(text) or "?"
+        if found[top] == version:
+            return top, found
+    return None, found
+
+
+def extract_folder(archive: Path, top: str, into: Path) -> None:
+    """Extract the members of `archive` in its folder `top` (all for "") into `into`, as
+    tarfile's 'data' filter allows: no absolute path, no .., no link out, no device. Folders
+    get their time from the archive, as files do."""
+    into.mkdir(parents=True, exist_ok=True)
+    folders: list[tarfile.TarInfo] = []
+    for tar, member in archive_members(archive):
+        if top and PurePosixPath(member.name).parts[:1] != (top,):
+            continue
+        try:
+            tar.extract(member, into, filter="data")
+            if member.isdir():
+                folders.append(member)
+        except tarfile.FilterError as error:
+            raise BadInput(
+                _(
+                    "{path}: {member} is refused: {reason}",
+                    path=str(archive),
+                    member=member.name,
+                    reason=error,
+                )
+            ) from None
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as error:
+            raise _unreadable(archive, error) from None
+    for member in reversed(folders):  # what was written in a folder changed its time
+        os.utime(into / member.name, (member.mtime, member.mtime))
+
+
+def release_trees(folder: Path) -> dict[Path, str]:
+    """The release trees of a folder: itself when it holds version.php, else those of its
+    sub-folders that do; each with the version its version.php states ("?" when it does not)."""
+    candidates = [folder] if (folder / codesigning.VERSION_FILE).is_file() else sorted(
+        path for path in folder.iterdir() if (path / codesigning.VERSION_FILE).is_file()
+    )  # fmt: skip
+    trees = {}
+    for tree in candidates:
+        text = (tree / codesigning.VERSION_FILE).read_text(encoding="utf-8", errors="replace")
+        trees[tree] = codesigning.version_from_php(text) or "?"
+    return trees
+
+
+def _no_such_tree(where: str, version: str, held: dict[str, str], product: str) -> BadInput:
+    return BadInput(
+        _(
+            "{path} holds no {product} {version} release tree; it holds: {found}",
+            path=where,
+            product=product,
+            version=version,
+            found=", ".join(f"{v} ({folder or '.'}/)" for folder, v in sorted(held.items()))
+            or _("none"),
+        )
+    )
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy a release tree (its links as links, refused later; anything but a file refused)."""
+
+    def copy_file(from_path: str, to_path: str) -> object:
+        if not stat.S_ISREG(os.lstat(from_path).st_mode):
+            raise BadInput(_("{path} is neither a file nor a folder", path=from_path))
+        return shutil.copy2(from_path, to_path)
+
+    try:
+        shutil.copytree(source, target, symlinks=True, copy_function=copy_file)
+    except shutil.Error as error:
+        failures = error.args[0] if error.args and isinstance(error.args[0], list) else [error]
+        raise BadInput(
+            _("{path} cannot be copied: {reason}", path=str(source), reason=failures[0])
+        ) from None
+
+
+def _release_tree(
+    kind: ArtifactKind, source: Path, version: str, work: Path, step: Step | None
+) -> tuple[Path, str]:
+    """The release tree of `version` in `source` (a tree, a folder of trees, an archive), copied
+    or extracted into the folder `work`; and its folder in `source` ("." for `source` itself)."""
+    say = step or (lambda _text: None)
+    if source.is_dir():
+        held = {("" if t == source else t.name): v for t, v in release_trees(source).items()}
+        inside = next((folder for folder, v in held.items() if v == version), None)
+        if inside is None:
+            raise _no_such_tree(str(source), version, held, kind.product)
+        say(_("copying {path}", path=str(source / inside)))
+        _copy_tree(source / inside, work / "tree")
+        return work / "tree", inside or "."
+    if source.is_file() and archive_suffix(source):
+        say(_("looking for {product} {version} in {path}", product=kind.product,
+              version=version, path=str(source)))  # fmt: skip
+        top, held = trees_in_archive(source, version)
+        if top is None:
+            raise _no_such_tree(str(source), version, held, kind.product)
+        say(_("unpacking {path}", path=f"{source}/{top}" if top else str(source)))
+        extract_folder(source, top, work / "tree")
+        return work / "tree" / top, top or "."
+    if not source.exists():
+        raise BadInput(_("{path}: no such file or folder", path=str(source)))
+    raise BadInput(
+        _(
+            "{path} is neither a release tree (a folder with version.php), a folder of release "
+            "trees, nor an archive ({suffixes})",
+            path=str(source),
+            suffixes=", ".join(ARCHIVE_MODES),
+        )
+    )
+
+
+def _unpacked_and_verified(
+    archive: Path, version: str, into: Path, root_fingerprint: str, step: Step | None
+) -> codesigning.Report:
+    """A fetched archive's tree, unpacked into `into`, verified by its code signing, removed."""
+    if step:
+        step(_("unpacking {path} to verify its code signing", path=archive.name))
+    try:
+        extract_folder(archive, "", into)
+        held = {t.name: v for t, v in release_trees(into).items()}
+        top = next((folder for folder, v in held.items() if v == version), None)
+        if top is None:
+            raise _no_such_tree(archive.name, version, held, "Nextcloud")
+        return codesigning.verify_tree(
+            into / top, version=version, root_fingerprint=root_fingerprint,
+            label=f"{archive.name}/{top}",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(into, ignore_errors=True)
+
+
+def pack_tree(tree: Path, archive: Path, top: str, leave_out: Iterable[str]) -> None:
+    """`tree` as a tar.zst under one folder `top`: members sorted, owned by root, folders 0755,
+    files 0644, without the files `leave_out` (paths in the tree). Every folder stays, emptied
+    or not: Nextcloud lists `themes/` (its integrity check fails without it) and reads
+    `config/`."""
+    left_out = set(leave_out)
+    folders: list[str] = []
+    files: list[str] = []
+    for folder, _dirs, names in os.walk(tree):
+        relative = Path(folder).relative_to(tree).as_posix()
+        prefix = "" if relative == "." else relative + "/"
+        if prefix:
+            folders.append(relative)
+        files.extend(prefix + name for name in names)
+    kept = [path for path in files if path not in left_out]
+    # Sorted folder by folder: a folder, then what it holds.
+    members = sorted([*folders, *kept], key=lambda p: p.split("/"))
+
+    def root_owned(name: str, path: Path) -> tarfile.TarInfo:
+        status = path.stat()
+        info = tarfile.TarInfo(name)
+        info.mtime = int(status.st_mtime)
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        if stat.S_ISDIR(status.st_mode):
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+        else:
+            info.size, info.mode = status.st_size, 0o644
+        return info
+
+    level = f"-{_ZSTD_LEVEL}"
+    process = _zstd(
+        ["-T0", level, "-q", "-o", str(archive)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stdin = cast(IO[bytes], process.stdin)
+    try:
+        with tarfile.open(
+            fileobj=stdin, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK
+        ) as tar:
+            tar.addfile(root_owned(top, tree))
+            for relative in members:
+                info = root_owned(f"{top}/{relative}", tree / relative)
+                if info.isdir():
+                    tar.addfile(info)
+                    continue
+                with (tree / relative).open("rb") as stream:
+                    tar.addfile(info, stream)
+        stdin.close()
+        if process.wait() != 0:
+            raise ChatonError(
+                _("zstd failed: {reason}", reason=_said(process) or process.returncode)
+            )
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def add_release(
+    name: str,
+    version: str,
+    source: Path,
+    *,
+    cache: Path | None = None,
+    root_fingerprint: str | None = None,
+    step: Step | None = None,
+) -> AddedRelease:
+    """Put a copy of a release that carries its own code signing (Nextcloud's) in the cache: its
+    tree of `version` is taken from `source` (the tree, a folder of trees, or a .tar.zst,
+    .tar.bz2, .tar.gz, .tar.xz or .tar archive holding it), copied or extracted into a work folder
+    of the cache, verified (`chaton.codesigning`), packed without the files no signature covers,
+    and placed with its manifest by one rename. A copy already cached and intact is kept (nothing
+    redone). `root_fingerprint` replaces the pinned code-signing root's (for tests). On any
+    failure the cache is left as it was."""
+    kind = fetched_kind(name)  # a prepared or unknown one: raises, saying how it gets in
+    if kind.code_signing_root is None or kind.added_archive is None:
+        raise BadInput(
+            _(
+                "{name} releases cannot be added from a copy: "
+                "`chaton artifacts fetch {name} VERSION`",
+                name=name,
+            )
+        )
+    check_version(kind, version)
+    signing_root = codesigning.normalize_fingerprint(root_fingerprint or kind.code_signing_root)
+    root = cache or default_cache()
+    target = artifact_folder(root, name, version)
+    if not source.exists():
+        raise BadInput(_("{path}: no such file or folder", path=str(source)))
+    present = check(name, version, root)
+    if present.ok and present.manifest is not None:
+        return AddedRelease(present.manifest, target / present.manifest.file, added=False)
+
+    archive_name = kind.added_archive_name(version) or ""
+    with work_folder(root, target, ".add-") as work:
+        tree, inside = _release_tree(kind, source, version, work, step)
+        label = str(source if inside == "." else source / inside)
+        if step:
+            step(_("verifying {product}'s code signing of {path}", product=kind.product,
+                   path=label))  # fmt: skip
+        report = codesigning.verify_tree(
+            tree, version=version, root_fingerprint=signing_root, label=label
+        )
+        ready = work / version
+        ready.mkdir()
+        if step:
+            step(_("packing {file}", file=archive_name))
+        pack_tree(tree, ready / archive_name, kind.name, report.unsigned)
+        shutil.rmtree(tree)
+        manifest = archive_manifest(
+            ready / archive_name,
+            name,
+            version,
+            source=str(source.resolve()),
+            source_tree=inside,
+            added_at=utc_now(),
+            product_name=kind.product,
+            code_signing=code_signing_record(report, signing_root, report.unsigned),
+        )
+        replaced = place_release(ready, manifest, target, work)
+    if replaced is None:  # another run placed an intact copy meanwhile: it is kept
+        kept = read_manifest(target)
+        return AddedRelease(kept, target / kept.file, added=False)
+    return AddedRelease(manifest, target / archive_name, added=True, replaced=replaced)
+
+
+# --- describing a cached release ---------------------------------------------------------------
+
+
+def runtimes_text(values: dict[str, str] | None) -> str:
+    """{"ruby": ">= 3.2.0", "node": ">= 20"} -> "Ruby >= 3.2.0, Node.js >= 20"."""
+    rank = {name: index for index, name in enumerate(RUNTIME_NAMES)}
+    items = sorted((values or {}).items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+    return ", ".join(f"{RUNTIME_NAMES.get(k, k)} {v}" for k, v in items)
+
+
+def product_name(manifest: Manifest) -> str:
+    """The product a manifest describes, as people name it."""
+    kind = KINDS.get(manifest.name) or PREPARED.get(manifest.name)
+    return manifest.product_name or (kind.product if kind else "") or manifest.name
+
+
+def absent_text(count: int) -> str:
+    if count == 0:
+        return _("no file absent")
+    if count == 1:
+        return _("1 file absent")
+    return _("{count} files absent", count=count)
+
+
+def origin(manifest: Manifest) -> str:
+    """Where a cached archive comes from and what verified it (`chaton artifacts list`)."""
+    if manifest.test_release:
+        return _("a test release (test double)")
+    signing = manifest.code_signing
+    if signing is not None:
+        verified = _(
+            "verified by {product}'s code signing ({scopes} scopes), {absent}",
+            product=product_name(manifest),
+            scopes=signing.scopes,
+            absent=absent_text(len(signing.absent)),
+        )
+        if manifest.signer_fingerprint:
+            return _(
+                "signed by {fingerprint}, {verified}",
+                fingerprint=manifest.signer_fingerprint,
+                verified=verified,
+            )
+        return _("added from {source}, {verified}", source=manifest.source, verified=verified)
+    if manifest.signer_fingerprint:
+        return _("signed by {fingerprint}", fingerprint=manifest.signer_fingerprint)
+    return _(
+        "prepared, needs {requires}, bundles {runtimes}",
+        requires=runtimes_text(manifest.requires) or "?",
+        runtimes=runtimes_text(manifest.runtimes) or _("no runtime"),
+    )
+
+
+def describe_release(manifest: Manifest) -> str:
+    """A cached release in one line, for people: "Nextcloud 31.0.11, verified by Nextcloud's
+    code signing, 28 files absent"; a test release says so."""
+    product = product_name(manifest)
+    if manifest.test_release:
+        return _("{product} {version}, a test release (test double)", product=product,
+                 version=manifest.version)  # fmt: skip
+    if manifest.code_signing is not None:
+        return _(
+            "{product} {version}, verified by {product}'s code signing, {absent}",
+            product=product,
+            version=manifest.version,
+            absent=absent_text(len(manifest.code_signing.absent)),
+        )
+    return f"{product} {manifest.version}, {origin(manifest)}"

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaton import artifacts, versions
-from chaton import files as atomic
 from chaton.errors import BadInput, ChatonError
 from chaton.i18n import _
 
@@ -39,7 +38,7 @@ PROGRAMS = ("bin/tootctl", "bin/rails", "bin/puma", "bin/sidekiq")
 FILES = ("streaming/index.js", "Gemfile", "package.json", "lib/mastodon/version.rb")
 # The runtimes a release may bundle, where, and how they are named in messages.
 RUNTIMES = {"ruby": "runtime/bin/ruby", "node": "runtime/bin/node"}
-RUNTIME_NAMES = {"ruby": "Ruby", "node": "Node.js"}
+RUNTIME_NAMES = artifacts.RUNTIME_NAMES
 # Folders whose content stays out of the archive (each instance has its own), and what never goes.
 EMPTIED = ("tmp", "log")
 LEFT_OUT = (".git",)
@@ -288,25 +287,17 @@ def add(
         ready.mkdir()
         archive = ready / archive_name
         write_archive(tree, archive)
-        size, sha512, sha256 = artifacts.file_digests(archive)
-        manifest = artifacts.Manifest(
-            name=name,
-            version=version,
-            file=archive_name,
-            size=size,
-            sha512=sha512,
-            sha256=sha256,
+        manifest = artifacts.archive_manifest(
+            archive,
+            name,
+            version,
             source=str(tree.resolve()),
             prepared_at=artifacts.utc_now(),
             requires=requires,
             runtimes=runtimes,
             debian_packages=packages,
         )
-        text = json.dumps(manifest.dump(), indent=2, sort_keys=True) + "\n"
-        atomic.write(ready / artifacts.MANIFEST, text.encode("utf-8"))
-        archive.chmod(0o644)
-        ready.chmod(0o755)
-        replaced = artifacts.place(ready, target, work)
+        replaced = artifacts.place_release(ready, manifest, target, work)
     if replaced is None:  # another run placed an intact copy meanwhile: it is kept
         raise _already_cached(name, version, target)
     return AddResult(manifest, target / archive_name, replaced)

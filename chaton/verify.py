@@ -4,7 +4,9 @@ Every vhost of a checked kind in the generated host_vars answers over HTTPS, on 
 address, with status 200, a certificate valid for its main name (against the given CAs) for more
 than `MIN_CERT_DAYS` days, and content that is its own:
 - website: the home page names the structure;
-- nextcloud: status.php says installed, not in maintenance, no upgrade pending;
+- nextcloud: status.php says installed, not in maintenance, no upgrade pending; the check also
+  says which release answers, as the control node's artifact cache knows it ("Nextcloud 31.0.11,
+  verified by Nextcloud's code signing, 28 files absent"), or the test suite's test release;
 - mailman: Postorius's list index names the structure's list domain;
 - mastodon: the instance API (/api/v2/instance) names the vhost's domain as the instance's, and
   the streaming server answers its health check through the same vhost.
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaton import artifacts
+from chaton.errors import ChatonError
 from chaton.i18n import _
 from chaton.render import HOST_VARS
 from chaton.units import INSTANCE_LISTS, instance_units
@@ -97,6 +101,8 @@ class Check:
     # The content is the vhost's own (see the module's docstring).
     content_ok: bool
     problem: str | None
+    # What answers, for a Nextcloud: its product, version and where the release comes from.
+    release: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -180,6 +186,34 @@ def content_problem(
     return None if f"@{name}" in body else _("Postorius does not show this domain's lists")
 
 
+def nextcloud_release(body: str, cache: Path | None) -> str | None:
+    """Which release a Nextcloud's status.php (`body`) says answers, described from the artifact
+    cache `cache` (None: the default one) when it holds that version of that product: "Nextcloud
+    31.0.11, verified by Nextcloud's code signing, 28 files absent"; the test suite's test
+    release says it is one; another product or version is named as status.php names it."""
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(status, dict) or not isinstance(status.get("versionstring"), str):
+        return None
+    product = str(status.get("productname") or "Nextcloud")
+    version = status["versionstring"]
+    folder = artifacts.artifact_folder(cache or artifacts.default_cache(), "nextcloud", version)
+    try:
+        manifest = artifacts.read_manifest(folder)
+    except ChatonError:
+        manifest = None
+    if manifest is not None and artifacts.product_name(manifest) == product:
+        return artifacts.describe_release(manifest)
+    return _(
+        "{product} {version} (not in the artifact cache {path})",
+        product=product,
+        version=version,
+        path=str(folder.parent),
+    )
+
+
 def _mastodon_problem(path: str, body: str, name: str) -> str | None:
     if path == "/api/v1/streaming/health":
         return None if body.strip() == "OK" else _("the streaming server did not answer")
@@ -195,9 +229,14 @@ def _mastodon_problem(path: str, body: str, name: str) -> str | None:
 
 
 def check_server(
-    server: str, host_vars: Mapping[str, Any], address: Address, ca: Path | None
+    server: str,
+    host_vars: Mapping[str, Any],
+    address: Address,
+    ca: Path | None,
+    cache: Path | None = None,
 ) -> list[Check]:
-    """Check every vhost of a CHECKED_KINDS kind of one server."""
+    """Check every vhost of a CHECKED_KINDS kind of one server; a Nextcloud's release is
+    described from the artifact cache `cache` (None: the default one)."""
     structure_names = {
         item["structure"]: item["structure_name"]
         for variable in ("website_sites", "nextcloud_instances", "mailman_domains")
@@ -216,6 +255,7 @@ def check_server(
             problem = _answer_problem(answer, path) or content
             if problem is not None:
                 break
+        release = nextcloud_release(answer.body, cache) if vhost["kind"] == "nextcloud" else None
         checks.append(
             Check(
                 server,
@@ -226,6 +266,7 @@ def check_server(
                 answer.certificate_days,
                 answer.error is None and content is None,
                 problem,
+                release,
             )
         )
     return checks
@@ -316,14 +357,16 @@ def check_collective(
     addresses: Mapping[str, Address],
     ca: Path | None,
     shells: Mapping[str, Shell] | None = None,
+    cache: Path | None = None,
 ) -> list[Check]:
     """Check every server of `addresses` from its generated host_vars: its units first when
-    `shells` says how to reach it, then its vhosts."""
+    `shells` says how to reach it, then its vhosts (releases described from the artifact cache
+    `cache`, None: the default one)."""
     checks: list[Check] = []
     for server, address in sorted(addresses.items()):
         path = generated / HOST_VARS / f"{server}.yml"
         host_vars = load_vars(path.read_text(encoding="utf-8")) or {}
         if shells is not None and server in shells:
             checks += check_units(server, host_vars, shells[server])
-        checks += check_server(server, host_vars, address, ca)
+        checks += check_server(server, host_vars, address, ca, cache)
     return checks

@@ -4,19 +4,20 @@
 counts the requests, answers 404 for anything else and can stall on a path (a timeout).
 `TestSigners` stands in for an upstream's release-signing keys: OpenPGP keys made by the test suite
 in a throw-away GnuPG home. `test_release_archive` is a small tar.bz2 built by the test suite that
-stands in for a release archive; it is not Nextcloud.
+stands in for a release archive: a tree under nextcloud/ signed by the test suite's code-signing
+authority (fake_codesigning), as Nextcloud's release trees are by theirs; it is not Nextcloud.
 """
 
 from __future__ import annotations
 
 import http.server
-import io
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import threading
 from pathlib import Path
+
+from fake_codesigning import tar_of, test_release_tree
 
 
 class FakeUpstream:
@@ -68,15 +69,11 @@ class FakeUpstream:
 
 
 def test_release_archive(version: str) -> bytes:
-    """A small tar.bz2 built by the test suite, standing in for a release archive."""
-    text = f"test release {version}, made by chaton-toolkit's test suite: not Nextcloud\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
-        info = tarfile.TarInfo("nextcloud/TEST-RELEASE.txt")
-        info.size = len(text)
-        info.mtime = 0
-        archive.addfile(info, io.BytesIO(text))
-    return buffer.getvalue()
+    """A small tar.bz2 built by the test suite, standing in for a release archive: a tree signed by
+    the test code-signing authority, under nextcloud/."""
+    with tempfile.TemporaryDirectory(prefix="chaton-test-release-") as folder:
+        tree = test_release_tree(Path(folder) / "nextcloud", version)
+        return tar_of(tree, "nextcloud")
 
 
 test_release_archive.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest

@@ -1,5 +1,6 @@
 """chaton artifacts: fetch, verify and cache release archives, against a test double of an
-upstream (HTTP on 127.0.0.1) serving a test release signed with keys made by the test suite."""
+upstream (HTTP on 127.0.0.1) serving a test release signed with keys made by the test suite, its
+tree signed by the test suite's code-signing authority (tests/fake_codesigning)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fake_codesigning import TestAuthority, sign_tree, tar_of, test_authority, test_release_tree
 from fake_upstream import FakeUpstream, TestSigners, test_release_archive
 from support import everything_in, run_artifacts_cli
 
@@ -86,6 +88,7 @@ def fetch(
         "base_url": upstream.url,
         "key_file": keyring,
         "fingerprint": signers.fingerprints["pinned"],
+        "root_fingerprint": test_authority().fingerprint,
         "timeout": 5.0,
     }
     arguments.update(options)
@@ -95,11 +98,13 @@ def fetch(
 def pin_test_upstream(
     monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream, signers: TestSigners
 ) -> None:
-    """Make the nextcloud row point at the test double and pin the test key (CLI tests)."""
+    """Make the nextcloud row point at the test double and pin the test key and the test
+    code-signing root (CLI tests)."""
     row = dataclasses.replace(
         artifacts.KINDS["nextcloud"],
         base_url=upstream.url,
         fingerprint=signers.fingerprints["pinned"],
+        code_signing_root=test_authority().fingerprint,
     )
     monkeypatch.setitem(artifacts.KINDS, "nextcloud", row)
 
@@ -129,6 +134,10 @@ def test_a_good_release_lands_in_the_cache_with_its_manifest(
     manifest = json.loads((folder / "artifact.json").read_text(encoding="utf-8"))
     fetched_at = datetime.strptime(manifest.pop("fetched_at"), "%Y-%m-%dT%H:%M:%SZ")
     assert before <= fetched_at.replace(tzinfo=UTC) <= datetime.now(UTC)
+    verified_at = datetime.strptime(
+        manifest["code_signing"].pop("verified_at"), "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert before <= verified_at.replace(tzinfo=UTC) <= datetime.now(UTC)
     assert manifest == {
         "name": "nextcloud",
         "version": VERSION,
@@ -138,6 +147,19 @@ def test_a_good_release_lands_in_the_cache_with_its_manifest(
         "sha256": hashlib.sha256(RELEASE).hexdigest(),
         "signer_fingerprint": signers.fingerprints["pinned"],
         "source": upstream.url + ARCHIVE,
+        "product_name": "Nextcloud",
+        # The test release's tree (tests/fake_codesigning.py, test_release_tree): core and the
+        # apps files, dav and viewer; signed: 8 core files (version.php, index.php, .htaccess,
+        # lib/base.php, core/js/app.js, core/img/café.svg, core/shipped.json,
+        # resources/codesigning/root.crt) and 2 per app; nothing absent; the archive kept
+        # whole (nothing left out).
+        "code_signing": {
+            "root_fingerprint": test_authority().fingerprint,
+            "scopes": 4,
+            "files": 14,
+            "absent": [],
+            "left_out": [],
+        },
     }
     assert sorted(upstream.requests) == sorted(
         f"/releases/{ARCHIVE}{suffix}" for suffix in ("", ".sha512", ".asc")
@@ -296,6 +318,73 @@ def test_a_key_file_without_the_pinned_key_is_refused_before_any_download(
     assert upstream.requests == []
 
 
+def _tree_failing_code_signing(folder: Path, how: str) -> bytes:
+    """The test release's archive, its tree altered after the code signing (`modified`) or
+    signed by another authority than the pinned test one (`other-root`)."""
+    tree = test_release_tree(folder / "nextcloud", VERSION)
+    if how == "modified":
+        (tree / "lib" / "base.php").write_text("<?php class OC { /* altered */ }\n")
+    else:
+        other = TestAuthority("Other")
+        (tree / "resources" / "codesigning" / "root.crt").write_bytes(other.root_crt())
+        sign_tree(tree, other)
+    return tar_of(tree, "nextcloud")
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        (
+            "modified",
+            "lib/base.php: modified (its SHA-512 is not the one core/signature.json lists)",
+        ),
+        (
+            "other-root",
+            "resources/codesigning/root.crt holds no certificate with the pinned fingerprint "
+            f"{test_authority().fingerprint}",
+        ),
+    ],
+)
+def test_a_signed_archive_whose_tree_fails_code_signing_is_refused(
+    upstream: FakeUpstream,
+    signers: TestSigners,
+    keyring: Path,
+    cache: Path,
+    tmp_path: Path,
+    how: str,
+    reason: str,
+) -> None:
+    """Its checksum and its OpenPGP signature are right: the tree inside is what is refused."""
+    archive = _tree_failing_code_signing(tmp_path / "built", how)
+    publish(upstream, signers, archive=archive)
+    with pytest.raises(ChatonError) as refused:
+        fetch(upstream, signers, keyring, cache)
+    assert refused.value.code == ExitCode.FAILED
+    message = refused.value.message
+    assert message.startswith(f"{ARCHIVE}/nextcloud: refused by Nextcloud's code signing: ")
+    assert reason in message
+    assert everything_in(cache) == []
+
+
+def test_check_wants_a_fetched_nextcloud_verified_by_its_code_signing(
+    upstream: FakeUpstream, signers: TestSigners, keyring: Path, cache: Path
+) -> None:
+    publish(upstream, signers)
+    fetch(upstream, signers, keyring, cache)
+    path = cache / "nextcloud" / VERSION / "artifact.json"
+    manifest = json.loads(path.read_text())
+    del manifest["code_signing"]
+    path.write_text(json.dumps(manifest))
+    assert artifacts.check("nextcloud", VERSION, cache).problems == (
+        "not verified by Nextcloud's code signing: fetch or add it again",
+    )
+    del manifest["signer_fingerprint"]
+    path.write_text(json.dumps(manifest))
+    assert artifacts.check("nextcloud", VERSION, cache).problems == (
+        "its manifest names no signing key: it was not fetched and verified",
+    )
+
+
 # Arabic-Indic digits (30.0.4) are digits to Python's \d, not to a version number.
 @pytest.mark.parametrize(
     "version",
@@ -404,11 +493,13 @@ def test_list_json_shows_what_the_cache_holds(
     assert good["signer_fingerprint"] == signers.fingerprints["pinned"]
     assert good["folder"] == str(cache / "nextcloud" / VERSION)
 
+    assert good["code_signing"]["absent"] == []
     assert run_artifacts_cli(monkeypatch, "artifacts", "list") == ExitCode.OK
     assert (
-        f"nextcloud {VERSION}: {len(RELEASE)} bytes, sha256 {hashlib.sha256(RELEASE).hexdigest()}"
-        in capsys.readouterr().out
-    )
+        f"nextcloud {VERSION}: {len(RELEASE)} bytes, sha256 {hashlib.sha256(RELEASE).hexdigest()}, "
+        f"signed by {signers.fingerprints['pinned']}, verified by Nextcloud's code signing "
+        "(4 scopes), no file absent\n"
+    ) in capsys.readouterr().out
 
 
 def test_the_default_cache_is_git_ignored_at_the_project_root(

@@ -6,10 +6,20 @@ alone, the other left as it was.
 Through the CLI, as an operator runs it, on two test hosts: the server (`drill-1`, replaced by
 `drill-2` in the same container) and the repository host (`drill-repo`, the chaton_backup_hosts
 group), which the server reaches over the containers' network. Two structures: the Amis du
-Lavoir (a website, lists, a Nextcloud, on the test suite's test release of Nextcloud) and the
-Fournil Solidaire (a website).
+Lavoir (a website, lists, a Nextcloud) and the Fournil Solidaire (a website).
 
-Compared after the restore onto the new server, against what was there when the backup ran:
+The Nextcloud is the real one, of the version the example collective pins, when the control
+node's artifact cache holds that release intact (`chaton artifacts check` passes it): the drill's
+own cache links to it. Otherwise it is the test suite's test release of that version, and the
+drill says so (pytest -s) and leaves out what only the real one can do: WebDAV. On the real one,
+before the backup, the account jeanne is given a password, uploads her files over WebDAV and puts
+an event in her calendar over CalDAV, through nginx and TLS (the certificate checked against the
+drill's CA); after the restore onto the new server, the same password gets the same bytes and the
+same event back, and status.php names Nextcloud and its version.
+
+Nextcloud's background jobs run once on the data written, before the backup, as its timer would
+have within minutes. Compared after the restore onto the new server, against what was there when
+the backup ran:
 - every file of every backed-up folder, by SHA-256 (the websites, the Nextcloud's home but its
   `tmp`, Mailman's `/etc/mailman3` and `/var/lib/mailman3`), except the files the services
   rewrite on their own as they run, named in VOLATILE;
@@ -34,6 +44,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,7 @@ import pytest
 from collectives import chaton, collective, container_server, write_hosts
 
 from chaton import artifacts, containers
-from chaton.commands.demo import build_test_release
+from chaton.commands.demo import EXAMPLE, build_test_release, pinned_versions, real_release
 from chaton.runner import FACT_CACHE
 from chaton.yamlio import load_vars
 
@@ -59,7 +70,8 @@ NEW_HOST = containers.TestHost(
     name="chaton-test-drill", hostname=NEW_SERVER, publish=("127.0.0.1:18445:443",)
 )
 REPOSITORY_HOST = containers.TestHost(name="chaton-test-drill-repo", hostname=REPOSITORY)
-NEXTCLOUD_VERSION = "31.0.0"
+# The release the example collective pins (the drill deploys its group_vars).
+NEXTCLOUD_VERSION = pinned_versions(EXAMPLE)["nextcloud"]
 FIRST = "amis-du-lavoir"
 SECOND = "fournil-solidaire"
 STRUCTURES = {
@@ -83,6 +95,9 @@ services:
   nextcloud:
     accounts: 2
     storage_gb: 1
+    users:
+      - id: jeanne
+        name: Jeanne Roux
 """,
     SECOND: f"""\
 name: Le Fournil Solidaire
@@ -101,12 +116,15 @@ services:
 }
 # Files the services rewrite on their own while they run (not data a structure entrusted):
 # Mailman's runtime state and caches, HyperKitty's search index (rebuilt by its own jobs from
-# the archives), the test release's record of the occ commands the deploy runs.
+# the archives), the test release's record of the occ commands the deploy runs, Nextcloud's log
+# (every request and background jobs run writes to it: the new server's first runs after the
+# restore add their lines).
 VOLATILE = re.compile(
     r"^/var/lib/mailman3/(locks|queue|messages|archives/private/.*\.lock|web/static)/"
     r"|^/var/lib/mailman3/web/fulltext_index/"
     r"|^/var/lib/mailman3/(data/master\.pid|data/postfix_.*|lists/.*/.*\.lck)$"
     r"|/chaton-test-release-occ\.log$"
+    r"|^/srv/nextcloud/[^/]+/data/nextcloud\.log$"
 )
 # The settings of a server's Mailman that hold its secrets (the vault's mailman/<server>/…), and
 # the name of the copy Ansible keeps of a file it replaces.
@@ -118,9 +136,12 @@ MAILMAN_SETTINGS = (
 ANSIBLE_COPY = re.compile(r"\.[0-9]+\.[0-9]{4}-[0-9]{2}-[0-9]{2}@[0-9:]{8}~$")
 # Tables a running service writes on its own (sessions, its task queue and cache).
 # HyperKitty's row of each list mirrors Mailman's own (compared in mailman3's tables): its jobs
-# write it when they first sync, before or after the backup.
+# write it when they first sync, before or after the backup. Nextcloud's oc_jobs is its task
+# queue: each background jobs run writes when its jobs last ran and were checked, and a job that
+# fails and queues itself again (Theming's MigrateBackgroundImages on a new instance) comes back
+# under a new id.
 VOLATILE_TABLES = re.compile(
-    r"^(django_session|django_q_.*|hyperkitty_.*cache.*|hyperkitty_mailinglist)$"
+    r"^(django_session|django_q_.*|hyperkitty_.*cache.*|hyperkitty_mailinglist|oc_jobs)$"
 )
 
 # Run in the server: {path: SHA-256} of every file under the folders argv[1:] (a path
@@ -140,9 +161,14 @@ for root in roots:
                     found[path] = hashlib.sha256(stream.read()).hexdigest()
 print(json.dumps(found))
 """
-# Rows a running service rewrites on its own, left out of their table's digest: the time of the
-# last background job run (Nextcloud's core.lastcron, written by every cron run).
-VOLATILE_ROWS = {"oc_appconfig": "NOT (appid = 'core' AND configkey = 'lastcron')"}
+# Rows a running service rewrites on its own, left out of their table's digest, all written by
+# every run of Nextcloud's background jobs: the time of the last run (core.lastcron), the id of
+# the last job it ran (backgroundjob.lastjob, where the next run starts in oc_jobs), and the times
+# the Circles app's maintenance job last ran at each of its levels (circles.maintenance_update).
+VOLATILE_ROWS = {
+    "oc_appconfig": "(appid, configkey) NOT IN (('core', 'lastcron'), "
+    "('backgroundjob', 'lastjob'), ('circles', 'maintenance_update'))"
+}
 # Run in the server: {database.table: [rows, digest of the sorted rows]} for the databases
 # argv[2:], without the rows that argv[1] ({table: SQL condition}, JSON) leaves out.
 TABLES = """
@@ -196,19 +222,34 @@ def snapshot(root: Path, server: str) -> tuple[dict[str, str], dict[str, list[st
     return files, tables
 
 
-def write_known_data(root: Path) -> None:
-    """Something of each structure's in each service, made by the test."""
+@dataclass(frozen=True)
+class Account:
+    """jeanne's on the real Nextcloud: her password, her event's UID and SUMMARY, her photo's
+    SHA-256."""
+
+    password: str
+    event: str
+    summary: str
+    photo: str
+
+
+# In the server: the files jeanne uploads, and the drill's CA (what signs the vhosts'
+# certificates: the acme role's local mode, acme_local_ca_dir on this machine).
+UPLOADS = "/root/drill"
+CA_IN_SERVER = f"{UPLOADS}/ca.pem"
+CLOUD = f"cloud.{FIRST}.fr"
+
+
+def write_known_data(real: bool, ca: Path) -> Account | None:
+    """Something of each structure's in each service, made by the test. In the Nextcloud, on the
+    real one: jeanne's files uploaded and an event put in her calendar over WebDAV, with the
+    password given to her (returned); on the test release, her files written in its data folder."""
     marker = uuid.uuid4().hex
     user = f"website-{FIRST}"
     for slug in (FIRST, SECOND):
         page = f"/srv/www/{slug}/public/drill.html"
         on_server("sh", "-c", f"printf '<p>{marker} {slug}</p>\\n' > {page}")
     on_server("chown", f"{user}:{user}", f"/srv/www/{FIRST}/public/drill.html")
-    cloud = f"/srv/nextcloud/{FIRST}/data/jeanne/files"
-    on_server("mkdir", "-p", cloud)
-    on_server("sh", "-c", f"head -c 300000 /dev/urandom > {cloud}/photo.bin")
-    on_server("sh", "-c", f"printf 'Compte rendu {marker}\\n' > {cloud}/compte-rendu.txt")
-    on_server("chown", "-R", f"nextcloud-{FIRST}:nextcloud-{FIRST}", f"/srv/nextcloud/{FIRST}/data")
     database = f"nextcloud_{FIRST.replace('-', '_')}"
     # A uuid and a rendered identifier: no outside text in the SQL.
     rows = (
@@ -220,6 +261,96 @@ def write_known_data(root: Path) -> None:
         "runuser", "-u", "postgres", "--", "psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
         "-d", database, "-c", rows,
     )  # fmt: skip
+    on_server("mkdir", "-p", UPLOADS)
+    on_server("sh", "-c", f"head -c 300000 /dev/urandom > {UPLOADS}/photo.bin")
+    on_server("sh", "-c", f"printf 'Compte rendu {marker}\\n' > {UPLOADS}/compte-rendu.txt")
+    if not real:
+        cloud = f"/srv/nextcloud/{FIRST}/data/jeanne/files"
+        on_server("mkdir", "-p", cloud)
+        on_server("cp", f"{UPLOADS}/photo.bin", f"{UPLOADS}/compte-rendu.txt", f"{cloud}/")
+        on_server(
+            "chown", "-R", f"nextcloud-{FIRST}:nextcloud-{FIRST}", f"/srv/nextcloud/{FIRST}/data"
+        )
+        return None
+    account = Account(
+        password=f"Lavoir-{uuid.uuid4().hex}",
+        event=f"drill-{marker}",
+        summary=f"Assemblee du lavoir {marker}",
+        photo=on_server("sha256sum", f"{UPLOADS}/photo.bin").split()[0],
+    )
+    copy_ca(ca)
+    home = f"/srv/nextcloud/{FIRST}"
+    on_server(
+        "runuser", "-u", f"nextcloud-{FIRST}", "--", "env", f"OC_PASS={account.password}",
+        f"NEXTCLOUD_CONFIG_DIR={home}/config/", "php", f"{home}/release/occ",
+        "user:resetpassword", "--password-from-env", "jeanne",
+    )  # fmt: skip
+    # Her first login (this first request) makes her folder and her "personal" calendar.
+    for name in ("photo.bin", "compte-rendu.txt"):
+        status, _body = dav(
+            account, "PUT", f"files/jeanne/{name}", "--upload-file", f"{UPLOADS}/{name}"
+        )
+        assert status == 201, (name, status)
+    calendar = "calendars/jeanne/personal/"
+    status, _body = dav(account, "PROPFIND", calendar, "--header", "Depth: 0")
+    if status == 404:
+        status, _body = dav(account, "MKCALENDAR", calendar)
+        assert status == 201, status
+    else:
+        assert status == 207, status
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//chaton-toolkit//restore drill//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{account.event}\r\nDTSTAMP:20260101T090000Z\r\n"
+        "DTSTART:20270110T180000Z\r\nDTEND:20270110T200000Z\r\n"
+        f"SUMMARY:{account.summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    status, _body = dav(
+        account, "PUT", f"{calendar}{account.event}.ics",
+        "--header", "Content-Type: text/calendar; charset=utf-8", "--data-binary", event,
+    )  # fmt: skip
+    assert status == 201, status
+    return account
+
+
+def copy_ca(ca: Path) -> None:
+    on_server("mkdir", "-p", UPLOADS)
+    containers.podman("cp", str(ca), f"{HOST.name}:{CA_IN_SERVER}")
+
+
+def https(path: str, *args: str) -> tuple[int, str]:
+    """(status, body) of a request to https://CLOUD/`path` made in the server with curl, through
+    its nginx on 127.0.0.1:443, the certificate checked against the drill's CA (curl fails
+    otherwise)."""
+    shown = on_server(
+        "curl", "--silent", "--show-error", "--resolve", f"{CLOUD}:443:127.0.0.1",
+        "--cacert", CA_IN_SERVER, "--write-out", "\n%{http_code}", *args, f"https://{CLOUD}/{path}",
+    )  # fmt: skip
+    body, _newline, status = shown.rpartition("\n")
+    return int(status), body
+
+
+def dav(account: Account, method: str, path: str, *args: str) -> tuple[int, str]:
+    """A WebDAV request as jeanne: /remote.php/dav/`path`."""
+    return https(
+        f"remote.php/dav/{path}", "--request", method, "--user", f"jeanne:{account.password}", *args
+    )
+
+
+def read_back(account: Account) -> None:
+    """jeanne's photo and event over WebDAV, with her password: as they were written."""
+    status, _body = dav(
+        account, "GET", "files/jeanne/photo.bin", "--output", f"{UPLOADS}/photo.back"
+    )
+    assert status == 200, status
+    assert on_server("sha256sum", f"{UPLOADS}/photo.back").split()[0] == account.photo
+    status, body = dav(account, "GET", f"calendars/jeanne/personal/{account.event}.ics")
+    assert status == 200, (status, body[-2000:])
+    assert f"SUMMARY:{account.summary}" in body.splitlines(), body
+    status, body = https("status.php")
+    assert status == 200, (status, body[-2000:])
+    shown = json.loads(body)
+    assert (shown["productname"], shown["versionstring"]) == ("Nextcloud", NEXTCLOUD_VERSION)
+    assert shown["installed"] and not shown["maintenance"], shown
 
 
 def forget_facts() -> None:
@@ -256,9 +387,33 @@ def run(*args: str, password: Path | None, env: dict[str, str]) -> Any:
     return result
 
 
+def nextcloud_release(cache: Path) -> str:
+    """Put the Nextcloud release of NEXTCLOUD_VERSION in the artifact cache `cache`: a link to
+    the real one of the control node's cache when it is there intact (as the demo does), else
+    the test release. Its description ("Nextcloud 31.0.11, verified by…"), or "" for the test
+    release."""
+    manifest = real_release("nextcloud", NEXTCLOUD_VERSION)
+    if manifest is None:
+        build_test_release("nextcloud", NEXTCLOUD_VERSION, cache)
+        print(
+            f"\nrestore drill: Nextcloud {NEXTCLOUD_VERSION} is not in the artifact cache "
+            f"{artifacts.default_cache()} (chaton artifacts fetch nextcloud {NEXTCLOUD_VERSION}): "
+            "the drill runs the test suite's test release instead, which is not Nextcloud, and "
+            "leaves out the WebDAV checks"
+        )
+        return ""
+    folder = artifacts.artifact_folder(cache, "nextcloud", NEXTCLOUD_VERSION)
+    folder.parent.mkdir(parents=True)
+    real = artifacts.artifact_folder(artifacts.default_cache(), "nextcloud", NEXTCLOUD_VERSION)
+    folder.symlink_to(real.resolve(), target_is_directory=True)
+    described = artifacts.describe_release(manifest)
+    print(f"\nrestore drill: {described} (from the artifact cache {artifacts.default_cache()})")
+    return described
+
+
 def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
     cache = tmp_path / "artifacts"
-    build_test_release("nextcloud", NEXTCLOUD_VERSION, cache)
+    release = nextcloud_release(cache)
     env = {artifacts.CACHE_ENV: str(cache)}
     password = tmp_path / "vault-password"
     password.write_text("test-drill-vault-password\n")
@@ -295,11 +450,17 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
 
     run("render", *inventory, password=password, env=env)
     timed("deploy", "deploy", *inventory)
-    write_known_data(root)
+    account = write_known_data(bool(release), ca)
+    # Nextcloud's background jobs run on what is there, as its timer would within 5 minutes: the
+    # jobs still queued (the metadata and previews of jeanne's files, the administrator's
+    # birthday calendar) are done before the backup, not by the new server after the restore.
+    on_server("systemctl", "start", f"nextcloud-cron@{FIRST}.service")
     timed("backup", "backup", *inventory)
     before_files, before_tables = snapshot(root, SERVER)
     backed_up_before = backed_up(root, SERVER)
     assert f"/srv/nextcloud/{FIRST}/data/jeanne/files/photo.bin" in before_files
+    if account is not None:  # what Nextcloud received over WebDAV, byte for byte
+        assert before_files[f"/srv/nextcloud/{FIRST}/data/jeanne/files/photo.bin"] == account.photo
     assert f"nextcloud_{FIRST.replace('-', '_')}.drill_rows" in before_tables
     assert any(name.startswith("mailman3.") for name in before_tables)
     sizes = on_server("du", "-sb", "--", *backed_up_before[0]).splitlines()
@@ -332,12 +493,20 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
     # has its own (mailman/<server>/… in the vault), and the deploy after the restore writes
     # drill-2's in them, keeping a copy of what it replaced (Ansible's backup: <file>.<pid>.
     # <date>@<time>~). That copy is what came back from drill-1's archive, byte for byte.
-    assert set(before_files) <= set(after_files)
+    assert not set(before_files) - set(after_files), sorted(set(before_files) - set(after_files))
     added = {p: ANSIBLE_COPY.sub("", p) for p in set(after_files) - set(before_files)}
     assert sorted(added.values()) == sorted(MAILMAN_SETTINGS), sorted(added)
     assert {p: after_files[p] for p in added} == {p: before_files[f] for p, f in added.items()}
-    assert {p for p in before_files if after_files[p] != before_files[p]} == set(MAILMAN_SETTINGS)
-    assert after_tables == before_tables
+    changed = sorted(p for p in before_files if after_files[p] != before_files[p])
+    assert changed == sorted(MAILMAN_SETTINGS), changed
+    changed = sorted(t for t in before_tables.keys() | after_tables.keys()
+                     if before_tables.get(t) != after_tables.get(t))  # fmt: skip
+    assert not changed, {t: (before_tables.get(t), after_tables.get(t)) for t in changed}
+    # What jeanne put in her Nextcloud comes back over WebDAV, with her password (its hash is in
+    # the database): after the comparisons, her requests write rows of their own.
+    if account is not None:
+        copy_ca(ca)
+        read_back(account)
     verified = run("verify", *inventory, "--ca-file", str(ca), "--json", password=None, env=env)
     checks = json.loads(verified.stdout)
     assert all(check["ok"] for check in checks), checks
@@ -347,6 +516,8 @@ def test_the_restore_drill(tmp_path: Path, drill_hosts: None) -> None:
         (FIRST, "mailman"),
         (SECOND, "website"),
     }
+    if release:
+        assert [c["release"] for c in checks if c["kind"] == "nextcloud"] == [release], checks
     # The access to drill-1's repository lasted the restore only.
     keys = containers.exec_in(REPOSITORY_HOST.name, "cat", "/srv/borg/.ssh/authorized_keys")
     assert f"chaton-backup:{NEW_SERVER}:reads:" not in keys.stdout

@@ -12,6 +12,8 @@ import pytest
 from support import ROOT
 from tls_double import https_server
 
+from chaton import artifacts
+from chaton.codesigning import ROOT_FINGERPRINT
 from chaton.commands import demo
 from chaton.commands.demo import (
     container_hosts,
@@ -109,7 +111,7 @@ def test_https_status_of_a_closed_port_is_none(tmp_path: Path) -> None:
 
 def test_the_example_pins_its_nextcloud_and_mastodon_versions() -> None:
     pins = pinned_versions(ROOT / "inventories" / "example")
-    assert pins == {"nextcloud": "31.0.0", "mastodon": "4.3.0"}
+    assert pins == {"nextcloud": "31.0.11", "mastodon": "4.3.0"}
 
 
 def test_without_the_real_release_the_demo_uses_the_test_release(
@@ -122,7 +124,7 @@ def test_without_the_real_release_the_demo_uses_the_test_release(
     monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
     env = demo.demo_artifacts(ROOT / "inventories" / "example")
     assert env == {"CHATON_ARTIFACTS_DIR": str(tmp_path / "demo")}
-    for kind, version in (("nextcloud", "31.0.0"), ("mastodon", "4.3.0")):
+    for kind, version in (("nextcloud", "31.0.11"), ("mastodon", "4.3.0")):
         manifest = json.loads((tmp_path / f"demo/{kind}/{version}/artifact.json").read_text())
         assert manifest["test_release"] is True and manifest["version"] == version
     assert not control_cache.exists()
@@ -168,7 +170,7 @@ def test_a_real_release_is_linked_and_only_the_missing_one_is_a_test_release(
     assert env == {"CHATON_ARTIFACTS_DIR": str(tmp_path / "demo")}
     linked = tmp_path / "demo/mastodon/4.3.0"
     assert linked.is_symlink() and linked.resolve() == real.resolve()
-    assert (tmp_path / "demo/nextcloud/31.0.0/artifact.json").is_file()
+    assert (tmp_path / "demo/nextcloud/31.0.11/artifact.json").is_file()
     out = capsys.readouterr().out
     assert "test release of Nextcloud" in out and "test release of Mastodon" not in out
     # The real archive altered: the demo no longer trusts it and builds the test release.
@@ -197,9 +199,28 @@ def test_a_release_is_real_only_if_its_manifest_says_what_a_real_one_does(
 
 
 def test_with_every_real_release_the_demo_uses_the_control_nodes_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Both releases real (a test double of `real_release` answers with their manifests): the
+    deploy reads the control node's cache as it is, and the demo says what it runs."""
+    nextcloud = artifacts.Manifest(
+        name="nextcloud", version="31.0.11", file="nextcloud-31.0.11.tar.zst", size=1,
+        sha512="0" * 128, sha256="0" * 64, source="/copies/nextcloud.tar.zst",
+        added_at="2026-12-07T00:00:00Z", product_name="Nextcloud",
+        code_signing=artifacts.CodeSigning(
+            root_fingerprint=ROOT_FINGERPRINT, scopes=54, files=26576,
+            absent=[f"dist/absent-{n}.js" for n in range(28)], left_out=[],
+            verified_at="2026-12-07T00:00:00Z",
+        ),
+    )  # fmt: skip
+    mastodon = artifacts.Manifest.model_validate(
+        json.loads((prepared_release_double(tmp_path / "c", "4.3.0") / "artifact.json").read_text())
+    )
+    manifests = {"nextcloud": nextcloud, "mastodon": mastodon}
     monkeypatch.setattr(demo, "DEMO_ARTIFACTS", tmp_path / "demo")
-    monkeypatch.setattr(demo, "real_release_ok", lambda kind, version: True)
+    monkeypatch.setattr(demo, "real_release", lambda kind, version: manifests[kind])
     assert demo.demo_artifacts(ROOT / "inventories" / "example") == {}
     assert not (tmp_path / "demo").exists()
+    out = capsys.readouterr().out
+    assert "Nextcloud 31.0.11, verified by Nextcloud's code signing, 28 files absent" in out
+    assert "test release" not in out

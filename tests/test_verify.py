@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tls_double import https_server
 
+from chaton.codesigning import ROOT_FINGERPRINT
+from chaton.commands.demo import build_test_release
 from chaton.commands.verify import server_addresses, server_shells
 from chaton.errors import BadInput
 from chaton.paths import PROJECT_ROOT
@@ -94,6 +97,63 @@ def test_a_nextcloud_is_judged_by_its_status(tmp_path: Path, page: str, problem:
     assert (check.kind, check.name, check.status) == ("nextcloud", "cloud.localhost", 200)
     assert check.problem == problem
     assert check.content_ok is (problem is None)
+
+
+def cached_manifest(cache: Path, manifest: dict[str, Any]) -> None:
+    folder = cache / "nextcloud" / manifest["version"]
+    folder.mkdir(parents=True)
+    (folder / "artifact.json").write_text(json.dumps(manifest))
+
+
+def test_a_nextcloud_check_says_which_release_answers(tmp_path: Path) -> None:
+    """Real Nextcloud 31.0.11 answers and the cache holds it, verified by its code signing: the
+    check names it with what the verification found. The cache's figures are written by hand
+    here (a manifest as `chaton artifacts add` writes one)."""
+    cache = tmp_path / "cache"
+    cached_manifest(
+        cache,
+        {
+            "name": "nextcloud", "version": "31.0.11", "file": "nextcloud-31.0.11.tar.zst",
+            "size": 1, "sha512": "0" * 128, "sha256": "0" * 64, "source": "/copies/nc.tar.zst",
+            "added_at": "2026-12-07T00:00:00Z", "product_name": "Nextcloud",
+            "code_signing": {
+                "root_fingerprint": ROOT_FINGERPRINT, "scopes": 54, "files": 26576,
+                "absent": ["core/fonts/NotoSans-Bold.ttf", "dist/core-common.js"],
+                "left_out": [], "verified_at": "2026-12-07T00:00:00Z",
+            },
+        },
+    )  # fmt: skip
+    page = STATUS.replace("31.0.0", "31.0.11").replace("{", '{"productname":"Nextcloud",', 1)
+    served = {"name": "cloud.localhost", "path": "/status.php"}
+    with https_server(tmp_path, page=page.encode(), **served) as (port, ca, _other):
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca, cache)
+    assert check.ok
+    assert (
+        check.release == "Nextcloud 31.0.11, verified by Nextcloud's code signing, 2 files absent"
+    )
+    # Another version than the cache holds: named as status.php names it.
+    with https_server(tmp_path, page=page.replace("31.0.11", "31.0.12").encode(), **served) as (
+        port, ca, _other,
+    ):  # fmt: skip
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca, cache)
+    assert check.release == f"Nextcloud 31.0.12 (not in the artifact cache {cache / 'nextcloud'})"
+
+
+def test_the_test_release_is_never_named_as_nextcloud(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    build_test_release("nextcloud", "31.0.11", cache)
+    page = STATUS.replace("31.0.0", "31.0.11").replace(
+        "{", '{"productname":"Nextcloud test release",', 1
+    )
+    served = {"name": "cloud.localhost", "path": "/status.php"}
+    with https_server(tmp_path, page=page.encode(), **served) as (port, ca, _other):
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca, cache)
+    assert check.release == "Nextcloud test release 31.0.11, a test release (test double)"
+    # The cache holds the test release, a real Nextcloud answers: not described as the test one.
+    real = page.replace("Nextcloud test release", "Nextcloud")
+    with https_server(tmp_path, page=real.encode(), **served) as (port, ca, _other):
+        (check,) = check_server("s1", nextcloud_vars(), Address("127.0.0.1", port), ca, cache)
+    assert check.release == f"Nextcloud 31.0.11 (not in the artifact cache {cache / 'nextcloud'})"
 
 
 def test_a_lists_vhost_must_show_its_domains_lists(tmp_path: Path) -> None:

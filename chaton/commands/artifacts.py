@@ -1,5 +1,6 @@
 """`chaton artifacts`: the control node's verified cache of release archives: upstream's, fetched
-and verified, and prepared Mastodon releases, added from their folder."""
+and verified; copies of Nextcloud releases, added once their own code signing checks out; and
+prepared Mastodon releases, added from their folder."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from chaton import artifacts, prepared
-from chaton.errors import ExitCode
+from chaton.errors import BadInput, ExitCode
 from chaton.i18n import _
 
 
@@ -39,7 +40,8 @@ def register(subparsers: Any) -> None:
         description=_(
             "Servers never download from upstream: the control node fetches a release archive "
             "once, checks its checksum and its OpenPGP signature (made by the upstream's pinned "
-            "key), and keeps it in a cache the roles copy from. A Mastodon release is prepared "
+            "key), and keeps it in a cache the roles copy from. A copy of a Nextcloud release is "
+            "added once Nextcloud's own code signing checks out. A Mastodon release is prepared "
             "elsewhere and added from its folder."
         ),
     )
@@ -52,7 +54,10 @@ def register(subparsers: Any) -> None:
             "Download the archive, its checksum file and its signature from the upstream's "
             "release folder, check the checksum, then the signature with gpgv against the "
             "project's copy of the upstream's key (chaton/artifact_keys/) and that the key that "
-            "made it has the pinned fingerprint. Only then is the archive placed in the cache, "
+            "made it has the pinned fingerprint. A Nextcloud archive is then unpacked and its "
+            "tree checked as `occ integrity:check-core` and `integrity:check-app` do (Nextcloud's "
+            "code signing); the archive itself is kept as it is. Only then is it placed in the "
+            "cache, "
             "as <cache>/<name>/<version>/, with its manifest artifact.json; on any failure the "
             "cache is left as it was. A version already cached and intact is not downloaded "
             "again. Exit code 0 when cached, 1 when a download or a check fails, 2 on bad input "
@@ -80,8 +85,23 @@ def register(subparsers: Any) -> None:
 
     add = actions.add_parser(
         "add",
-        help=_("add a prepared Mastodon release to the cache, from its folder"),
+        help=_("add a copy of a Nextcloud release, or a prepared Mastodon release, to the cache"),
         description=_(
+            "Nextcloud: SOURCE is a release tree (a folder with version.php), a folder holding "
+            "release trees, or an archive of one or several (.tar.zst, .tar.bz2, .tar.gz, "
+            ".tar.xz, .tar); the tree whose version.php states VERSION is taken, extracted or "
+            "copied into a work folder of the cache and checked as `occ integrity:check-core` "
+            "and `integrity:check-app` do: every signature.json made by a certificate of the "
+            "pinned Nextcloud Root Authority for its scope, every file listed with its SHA-512, "
+            "nothing added. Signed files the copy lacks are listed (absent), not refused. It is "
+            "then packed as <cache>/nextcloud/<version>/nextcloud-<version>.tar.zst without "
+            "the files no signature covers (config/, themes/, updater/), and placed with its "
+            "manifest at once. A release already cached and intact is kept: nothing is done. "
+            "Exit code 0 when cached, 1 when the cache cannot be written, 2 on bad input (no "
+            "tree of that version, a tree the code signing refuses)."
+        )
+        + "\n\n"
+        + _(
             "A Mastodon release is prepared where upstream is reachable: its source at its tag, "
             "its gems vendored (bundle install in deployment mode, binstubs bin/puma and "
             "bin/sidekiq), its assets compiled, and in runtime/bin/ the Ruby and Node.js it "
@@ -96,7 +116,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     _add_artifact_arguments(add)
-    add.add_argument("folder", metavar="FOLDER", type=Path, help=_("the prepared release"))
+    add.add_argument(
+        "source",
+        metavar="SOURCE",
+        type=Path,
+        help=_(
+            "nextcloud: a release tree, a folder of release trees or an archive; "
+            "mastodon: the prepared release's folder"
+        ),
+    )
     add.add_argument(
         "--debian-package",
         dest="debian_packages",
@@ -104,8 +132,8 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="PACKAGE",
         help=_(
-            "a Debian package its vendored gems link to beyond the role's mastodon_packages "
-            "(repeat for several)"
+            "mastodon: a Debian package its vendored gems link to beyond the role's "
+            "mastodon_packages (repeat for several)"
         ),
     )
     _add_cache_argument(add)
@@ -116,7 +144,8 @@ def register(subparsers: Any) -> None:
         help=_("list the cached archives"),
         description=_(
             "List what the cache holds, as the manifests record it: name, version, size, "
-            "SHA-256 and the fingerprint of the key that signed. `check` re-reads an archive."
+            "SHA-256, the fingerprint of the key that signed, what Nextcloud's code signing "
+            "verified and the signed files absent. `check` re-reads an archive."
         ),
     )
     _add_cache_argument(listing)
@@ -130,8 +159,10 @@ def register(subparsers: Any) -> None:
         help=_("re-verify a cached archive against its manifest"),
         description=_(
             "Re-read a cached archive and compare its size, SHA-512 and SHA-256 with its "
-            "manifest. Exit code 0 when it matches, 1 when it is missing or altered, 2 on bad "
-            "input."
+            "manifest, which must say how it was verified: the key that signed a fetched "
+            "archive, Nextcloud's code signing for a Nextcloud release (its absent files are "
+            "listed), what a prepared release needs. Exit code 0 when it matches, 1 when it is "
+            "missing, altered or not verified, 2 on bad input."
         ),
     )
     _add_artifact_arguments(check)
@@ -172,6 +203,53 @@ class DownloadProgress:
             self.open_line = False
 
 
+def _step(text: str) -> None:
+    """A long step (unpacking, verifying, packing), said on stderr as it starts."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _print_code_signing(manifest: artifacts.Manifest) -> None:
+    """What the code signing of a release found: the scopes and files verified, each signed
+    file absent, how many unsigned files were left out."""
+    signing = manifest.code_signing
+    if signing is None:
+        return
+    print(
+        _(
+            "  verified by {product}'s code signing: {scopes} scopes, {files} files, {absent}",
+            product=artifacts.product_name(manifest),
+            scopes=signing.scopes,
+            files=signing.files,
+            absent=artifacts.absent_text(len(signing.absent)),
+        )
+    )
+    _print_absent(signing.absent)
+    if signing.left_out:
+        print(
+            _(
+                "  left out, no signature covers them: {count} files ({folders})",
+                count=len(signing.left_out),
+                folders=", ".join(sorted({p.split("/")[0] + "/" for p in signing.left_out})),
+            )
+        )
+
+
+def _print_absent(paths: list[str]) -> None:
+    for path in paths:
+        print(_("  absent: {path}", path=path))
+
+
+def _kept(already: str | None, replaced: tuple[str, ...]) -> bool:
+    """Say `already` when the cache kept its intact copy (True), else what was wrong with the copy
+    a new one replaced."""
+    if already is not None:
+        print(already)
+        return True
+    for problem in replaced:
+        print(_("replaced the copy the cache held: {problem}", problem=problem), file=sys.stderr)
+    return False
+
+
 def _fetch(args: argparse.Namespace) -> int:
     progress = DownloadProgress()
     try:
@@ -182,25 +260,19 @@ def _fetch(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             key_file=args.keyring,
             progress=progress,
+            step=_step,
         )
     finally:
         progress.end()
     manifest = result.manifest
-    if not result.downloaded:
-        print(
-            _(
-                "{name} {version}: already in the cache and intact ({path}): nothing downloaded",
-                name=manifest.name,
-                version=manifest.version,
-                path=str(result.path),
-            )
-        )
+    already = _(
+        "{name} {version}: already in the cache and intact ({path}): nothing downloaded",
+        name=manifest.name,
+        version=manifest.version,
+        path=str(result.path),
+    )
+    if _kept(already if not result.downloaded else None, result.replaced):
         return int(ExitCode.OK)
-    for problem in result.replaced:
-        print(
-            _("replaced the copy the cache held: {problem}", problem=problem),
-            file=sys.stderr,
-        )
     print(
         _(
             "{name} {version}: checksum and signature verified (signed by {fingerprint}), "
@@ -211,22 +283,17 @@ def _fetch(args: argparse.Namespace) -> int:
             path=str(result.path),
         )
     )
+    _print_code_signing(manifest)
     return int(ExitCode.OK)
 
 
-def _runtimes(values: dict[str, str] | None) -> str:
-    """{"ruby": ">= 3.2.0", "node": ">= 20"} -> "Ruby >= 3.2.0, Node.js >= 20"."""
-    names = prepared.RUNTIME_NAMES
-    rank = {name: index for index, name in enumerate(names)}
-    items = sorted((values or {}).items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
-    return ", ".join(f"{names.get(k, k)} {v}" for k, v in items)
-
-
 def _add(args: argparse.Namespace) -> int:
+    if args.name in artifacts.KINDS:
+        return _add_release(args)
     result = prepared.add(
         args.name,
         args.version,
-        args.folder,
+        args.source,
         cache=args.cache,
         debian_packages=args.debian_packages,
     )
@@ -239,24 +306,41 @@ def _add(args: argparse.Namespace) -> int:
             name=manifest.name,
             version=manifest.version,
             path=str(result.path),
-            requires=_runtimes(manifest.requires),
-            runtimes=_runtimes(manifest.runtimes) or _("no runtime (Debian's are used)"),
+            requires=artifacts.runtimes_text(manifest.requires),
+            runtimes=artifacts.runtimes_text(manifest.runtimes)
+            or _("no runtime (Debian's are used)"),
         )
     )
     return int(ExitCode.OK)
 
 
-def _origin(manifest: artifacts.Manifest) -> str:
-    """Where a cached archive comes from, for `list`."""
-    if manifest.test_release:
-        return _("a test release (test double)")
-    if manifest.signer_fingerprint:
-        return _("signed by {fingerprint}", fingerprint=manifest.signer_fingerprint)
-    return _(
-        "prepared, needs {requires}, bundles {runtimes}",
-        requires=_runtimes(manifest.requires) or "?",
-        runtimes=_runtimes(manifest.runtimes) or _("no runtime"),
+def _add_release(args: argparse.Namespace) -> int:
+    """`add` of a release that carries its own code signing (Nextcloud)."""
+    if args.debian_packages:
+        raise BadInput(_("--debian-package is for prepared releases (mastodon) only"))
+    result = artifacts.add_release(
+        args.name, args.version, args.source, cache=args.cache, step=_step
     )
+    manifest = result.manifest
+    already = _(
+        "{name} {version}: already in the cache and intact ({path}): nothing added",
+        name=manifest.name,
+        version=manifest.version,
+        path=str(result.path),
+    )
+    if _kept(already if not result.added else None, result.replaced):
+        return int(ExitCode.OK)
+    print(
+        _(
+            "{name} {version}: verified by {product}'s code signing, cached as {path}",
+            name=manifest.name,
+            version=manifest.version,
+            product=artifacts.product_name(manifest),
+            path=str(result.path),
+        )
+    )
+    _print_code_signing(manifest)
+    return int(ExitCode.OK)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -288,9 +372,11 @@ def _list(args: argparse.Namespace) -> int:
                 version=entry.version,
                 size=entry.manifest.size,
                 sha256=entry.manifest.sha256,
-                origin=_origin(entry.manifest),
+                origin=artifacts.origin(entry.manifest),
             )
         )
+        if entry.manifest.code_signing is not None:
+            _print_absent(entry.manifest.code_signing.absent)
     return int(ExitCode.OK)
 
 
@@ -305,6 +391,8 @@ def _check(args: argparse.Namespace) -> int:
                 path=str(result.folder),
             )
         )
+        if result.manifest is not None:
+            _print_code_signing(result.manifest)
         return int(ExitCode.OK)
     for problem in result.problems:
         print(

@@ -166,7 +166,10 @@ def _demo(args: argparse.Namespace) -> int:
             print(_("Checks (chaton verify --ca-file {ca}):", ca=str(DEMO_CA)))
             addresses = {name: Address("127.0.0.1", port) for name, port in ports.items()}
             shells = server_shells(inventory_file(args.inventory))
-            checks = check_collective(generated_dir(args.inventory), addresses, DEMO_CA, shells)
+            cache = Path(env[artifacts.CACHE_ENV]) if artifacts.CACHE_ENV in env else None
+            checks = check_collective(
+                generated_dir(args.inventory), addresses, DEMO_CA, shells, cache
+            )
             print_table(checks)
             code = 0 if all(check.ok for check in checks) else 1
     return code
@@ -185,12 +188,20 @@ def pinned_versions(inventory: Path) -> dict[str, str]:
     return pins
 
 
-def real_release_ok(kind: str, version: str) -> bool:
-    """Whether the control node's artifact cache holds the real release of `kind` `version`,
-    intact, as `chaton artifacts check` finds it: its archive's size and digests, the key that
-    signed a fetched one, what a prepared Mastodon release needs; and not a test release."""
+def real_release(kind: str, version: str) -> artifacts.Manifest | None:
+    """The manifest of the real release of `kind` `version` in the control node's artifact
+    cache when it is there intact, as `chaton artifacts check` finds it (its archive's size and
+    digests, Nextcloud's code signing, the key that signed a fetched one, what a prepared
+    Mastodon release needs) and not a test release; else None."""
     result = artifacts.check(kind, version)
-    return result.ok and result.manifest is not None and not result.manifest.test_release
+    if result.ok and result.manifest is not None and not result.manifest.test_release:
+        return result.manifest
+    return None
+
+
+def real_release_ok(kind: str, version: str) -> bool:
+    """Whether the control node's artifact cache holds the real release (`real_release`)."""
+    return real_release(kind, version) is not None
 
 
 def build_test_release(kind: str, version: str, cache: Path) -> None:
@@ -212,7 +223,17 @@ def demo_artifacts(inventory: Path) -> dict[str, str]:
     the test suite's test release of that version (the demo says so) and each real one is a link
     to the control node's folder. The control node's cache is never written."""
     pins = pinned_versions(inventory)
-    missing = {kind for kind, version in pins.items() if not real_release_ok(kind, version)}
+    reals = {kind: real_release(kind, version) for kind, version in pins.items()}
+    missing = {kind for kind, found in reals.items() if found is None}
+    for _kind, found in sorted(reals.items()):
+        if found is not None:
+            print(
+                _(
+                    "{release} (from the artifact cache {path})",
+                    release=artifacts.describe_release(found),
+                    path=str(artifacts.default_cache()),
+                )
+            )
     if not missing:
         return {}
     for kind, version in sorted(pins.items()):

@@ -115,6 +115,8 @@ def print_table(checks: list[Check]) -> None:
             f"{check.server:<12} {structure:<18} {check.name:<36} "
             f"{check.status or '-':<4} {days}  {result}"
         )
+        if check.release:
+            print(f"{'':<12} {'':<18} {_('release: {release}', release=check.release)}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -227,3 +227,70 @@ def postorius_status(host: Any, jar: str, host_name: str, path: str) -> str:
             f"-w '%{{http_code}}' https://{host_name}{path}"
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Nextcloud over HTTPS, as its users reach it: through nginx and TLS on the test host, the
+# certificate checked against the vhost's own (the nginx role's self-signed placeholder).
+
+
+def nextcloud_set_password(host: Any, name: str, user: str, password: str) -> None:
+    """Give account `user` of instance `name` a known password (occ reads it from OC_PASS), as an
+    administrator would for the test: the role creates accounts with random passwords."""
+    command = shlex.join(
+        [
+            "runuser", "-u", f"nextcloud-{name}", "--", "env", f"OC_PASS={password}",
+            f"NEXTCLOUD_CONFIG_DIR=/srv/nextcloud/{name}/config/",
+            "php", f"/srv/nextcloud/{name}/release/occ",
+            "user:resetpassword", "--password-from-env", user,
+        ]
+    )  # fmt: skip
+    result = host.run(command)
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def nextcloud_https(
+    host: Any,
+    name: str,
+    path: str,
+    *curl_args: str,
+    domain: str | None = None,
+    cacert: str | None = None,
+) -> tuple[int, str]:
+    """(HTTP status, body) of a request to `path` on instance `name`'s domain
+    (cloud.<name>.example unless `domain`), reached on the host's nginx with the vhost's own
+    certificate (the nginx role's placeholder of vhost nextcloud-<name>) as the only trusted one,
+    or the CA file `cacert` (a path on the host)."""
+    domain = domain or f"cloud.{name}.example"
+    certificate = cacert or f"/etc/ssl/chaton/nextcloud-{name}/fullchain.pem"
+    command = (
+        f"body=$(mktemp) && curl -sS --max-time 60 --cacert {certificate} "
+        f"--resolve {domain}:443:127.0.0.1 -o \"$body\" -w '%{{http_code}}' "
+        f"{' '.join(shlex.quote(a) for a in curl_args)} {shlex.quote('https://' + domain + path)}"
+        ' && cat "$body"; code=$?; rm -f "$body"; exit $code'
+    )
+    result = host.run(command)
+    assert result.rc == 0, result.stderr
+    return int(result.stdout[:3]), result.stdout[3:]
+
+
+def dav(
+    host: Any,
+    name: str,
+    user: str,
+    password: str,
+    method: str,
+    path: str,
+    *curl_args: str,
+    domain: str | None = None,
+    cacert: str | None = None,
+) -> tuple[int, str]:
+    """A WebDAV request (files, calendars, address books) of account `user` to instance `name`:
+    `path` under /remote.php/dav/ (see nextcloud_https for `domain` and `cacert`)."""
+    return nextcloud_https(
+        host,
+        name,
+        f"/remote.php/dav/{path}",
+        "-u", f"{user}:{password}", "-X", method, *curl_args,
+        domain=domain, cacert=cacert,
+    )  # fmt: skip

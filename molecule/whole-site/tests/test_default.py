@@ -20,8 +20,10 @@ import pytest
 import yaml
 from scenario_tools import (
     assert_list_post_signed_and_archived,
+    dav,
     dkim_report,
     mailman_rest,
+    nextcloud_set_password,
     occ,
     postorius_login,
     postorius_status,
@@ -217,24 +219,79 @@ def rendered_nextclouds():
     ]
 
 
+OC_USERS_OWNER = "select tableowner from pg_tables where tablename = 'oc_users'"
+
+
+def nextcloud_manifest() -> dict:
+    """The artifact.json of the Nextcloud release the scenario deployed (prepare put the real one
+    there when the control node's cache holds it, else the test release)."""
+    version = yaml.safe_load(
+        (PROJECT / "inventories" / "example" / "group_vars" / "chaton_servers.yml").read_text()
+    )["nextcloud_version"]
+    cache = Path(os.environ["CHATON_ARTIFACTS_DIR"])
+    return json.loads((cache / "nextcloud" / version / "artifact.json").read_text())
+
+
 def test_each_nextcloud_answers_as_its_own_instance(host):
-    """Over HTTPS through nginx, each structure's cloud.<domain> runs the test release of
-    Nextcloud with its own configuration, user and database."""
+    """Over HTTPS through nginx, each structure's cloud.<domain> runs Nextcloud (the real release,
+    or the test release where the control node's cache has no real one) with its own
+    configuration, user and database."""
     instances = rendered_nextclouds()
     assert len(instances) == 4
+    manifest = nextcloud_manifest()
     for instance in instances:
         domain = instance["domain"]
-        answer = host.run(
-            f"curl -sk --max-time 20 --resolve {domain}:443:127.0.0.1 "
-            f"'https://{domain}/index.php?format=json'"
+        get = f"curl -sk --max-time 20 --resolve {domain}:443:127.0.0.1 https://{domain}"
+        status = json.loads(host.check_output(f"{get}/status.php"))
+        assert status["installed"] is True and status["versionstring"] == manifest["version"]
+        if manifest.get("test_release"):
+            assert status["productname"] == "Nextcloud test release"
+            page = json.loads(host.check_output(f"{get}/index.php?format=json"))
+            assert page["config_dir"] == f"{instance['home']}/config/"
+            assert page["unix_user"] == instance["user"]
+            assert page["db"]["current_database"] == instance["database"]
+            assert page["redis"]["ok"] is True
+            continue
+        assert status["productname"] == "Nextcloud"
+        name = instance["name"]
+        config = json.loads(occ(host, name, "config:list", "system", "--private").stdout)["system"]
+        assert config["dbname"] == instance["database"]
+        assert config["datadirectory"] == f"{instance['home']}/data"
+        owner = host.check_output(
+            f"runuser -u postgres -- psql -d {instance['database']} -tAc "
+            + shlex.quote(OC_USERS_OWNER)
         )
-        assert answer.rc == 0, answer.stderr
-        page = json.loads(answer.stdout)
-        assert page["productname"] == "Nextcloud test release"
-        assert page["config_dir"] == f"{instance['home']}/config/"
-        assert page["unix_user"] == instance["user"]
-        assert page["db"]["current_database"] == instance["database"]
-        assert page["redis"]["ok"] is True
+        assert owner.strip() == instance["database"]
+        pool = host.check_output(f"stat -c %U /run/php/{instance['php_fpm_pool']}.sock")
+        assert pool.strip() == instance["user"]
+
+
+def test_a_structures_nextcloud_account_stores_and_serves_a_file(host):
+    """Vélo-Cité's Camille, on the real release: a file up and down over WebDAV, through nginx and
+    TLS; her account is unknown to Épicerie Coop's Nextcloud."""
+    if nextcloud_manifest().get("test_release"):
+        pytest.skip("the test release of Nextcloud serves no WebDAV (no real release in the cache)")
+    nextcloud_set_password(host, "velo-cite", "camille", "Velo-cite-test-password-7")
+    host.run("printf 'Ordre du jour\\n' > /tmp/odj.txt")
+    # The scenario's local CA, the only one curl trusts on the host.
+    ca = (WHOLE_SITE / "ca" / "ca.pem").read_text()
+    host.run(f"printf %s {shlex.quote(ca)} > /tmp/whole-site-ca.pem")
+    tls = {"cacert": "/tmp/whole-site-ca.pem"}
+    put = dav(
+        host, "velo-cite", "camille", "Velo-cite-test-password-7", "PUT", "files/camille/odj.txt",
+        "-T", "/tmp/odj.txt", domain="cloud.velo-cite.fr", **tls,
+    )  # fmt: skip
+    assert put[0] == 201, put
+    got = dav(
+        host, "velo-cite", "camille", "Velo-cite-test-password-7", "GET", "files/camille/odj.txt",
+        domain="cloud.velo-cite.fr", **tls,
+    )  # fmt: skip
+    assert got == (200, "Ordre du jour\n")
+    other = dav(
+        host, "epicerie-coop", "camille", "Velo-cite-test-password-7", "PROPFIND",
+        "files/camille/", "-H", "Depth: 0", domain="cloud.epicerie-coop.fr", **tls,
+    )  # fmt: skip
+    assert other[0] == 401
 
 
 def rendered_mastodons():

@@ -40,6 +40,8 @@ final class Release
     public static function boot(): void
     {
         self::$root = \dirname(__DIR__);
+        require_once __DIR__ . '/oc.php';
+        \OC::$SERVERROOT = self::$root;
         self::$cli = \PHP_SAPI === 'cli' || \PHP_SAPI === 'phpdbg';
         [$v, $s, $from, $vendor] = (static function (string $file): array {
             $OC_Version = [];

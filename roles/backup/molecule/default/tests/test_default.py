@@ -199,7 +199,7 @@ def test_a_restore_puts_one_instance_back_and_keeps_what_it_replaced(server: Any
     backed_up, backed_up_rows = manifest(server, BETA), rows(server)
     assert f"{BETA}/data/notes.txt" in backed_up and "3|notes.txt" in backed_up_rows
     # The uploads in progress (tmp) are left out of the archives: not restored, kept aside.
-    left_out = f"{BETA}/tmp/upload.part"  # noqa: S108 - the instance's own tmp, not /tmp
+    left_out = f"{BETA}/tmp/upload.part"  # the instance's own tmp, not /tmp
     assert backed_up.pop(left_out)
 
     # Structure beta's instance damaged, structure alpha's changed after the backup.

@@ -1,5 +1,7 @@
 """Verify the php_fpm role: one confined pool per instance, and no way from one to the other."""
 
+import json
+
 import pytest
 
 POOLS = {"alpha": "website-alpha", "beta": "website-beta"}
@@ -58,6 +60,20 @@ def test_an_instance_cannot_use_the_other_instance_socket(host):
     # The same request as the web server goes through: the refusal is the socket's mode.
     allowed = fcgi(host, "/run/php/website-beta.sock", "/srv/www/beta/whoami.php")
     assert allowed.stdout.rstrip().endswith("website-beta")
+
+
+def test_apcu_is_not_shared_between_the_pools(host):
+    """APCu is installed (prepare) yet off in PHP-FPM: what alpha's pool would leave there,
+    beta's never sees."""
+    answers = {}
+    for name, user in POOLS.items():
+        result = fcgi(
+            host, f"/run/php/{user}.sock", f"/srv/www/{name}/caches.php", query=f"who={name}"
+        )
+        assert result.rc == 0, result.stderr
+        answers[name] = json.loads(result.stdout.split("\r\n\r\n", 1)[1])
+    for answer in answers.values():
+        assert answer == {"apcu": False, "stored": False, "seen": []}
 
 
 def processes_of(host, user):
