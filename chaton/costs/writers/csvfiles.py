@@ -3,12 +3,19 @@
 - `summary.csv`: one row per structure (then the hosting association's part, then the total);
 - `pools.csv`: each pool, its key, its amount and the association's part;
 - `<slug>.csv`: one structure's share of each pool, then what it pays.
+
+Text that comes from the inventory (a structure's name, a pool's or a funding's label) could
+start like a formula: a spreadsheet opening the CSV would compute it (LibreOffice does: `=1+1`
+shows 2, `=HYPERLINK(…)` a link). Every cell that starts with a character that opens a formula and
+is not one of the sheet's own numbers is written with a leading apostrophe, as OWASP's "CSV
+injection" advice says: the cell is then text, shown as written with that apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 from chaton.costs.formatting import euros, thousandths
 from chaton.costs.model import COST_CATEGORIES, CostReport, Pool
@@ -23,9 +30,23 @@ def _unit(pool: Pool) -> str:
     return {"cents": "EUR", "Wh": "kWh", "g": "kgCO2e"}[pool.unit]
 
 
+# What opens a formula at the start of a cell (OWASP's list: = + - @ TAB CR), and the same
+# signs in their full-width forms, which some spreadsheets read the same way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# The sheets' own numbers (euros, thousandths, weights): a leading minus is theirs.
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def neutral(cell: str) -> str:
+    """`cell` as a spreadsheet will show it and never compute it."""
+    if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def _text(rows: list[list[str]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([[neutral(c) for c in row] for row in rows])
     return buffer.getvalue()
 
 
