@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -635,13 +637,43 @@ def _ordered(root: Path, errors: list[LoadError]) -> list[LoadError]:
     return sorted(set(errors), key=key)
 
 
-def _read(file: Path, errors: list[LoadError]) -> str | None:
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        errors.append(
-            LoadError(file, 1, 1, "", _("cannot read the file: {reason}", reason=error.strerror))
+def _read(file: Path, root: Path, errors: list[LoadError]) -> str | None:
+    """The text of an inventory file, or None with the reason in `errors`. Refused unread: a
+    file that is, or lies in, a link to a place outside the inventory `root` (a structure file
+    sent as a link must not make chaton read, and show in its errors, a file of the operator's
+    machine), what is not a regular file (a FIFO would block, a device never end), a file over
+    MAX_FILE_BYTES (by its size, before reading it)."""
+
+    def refuse(message: str) -> None:
+        errors.append(LoadError(file, 1, 1, "", message))
+
+    target = file.resolve()
+    if not target.is_relative_to(root.resolve()):
+        refuse(
+            _(
+                "the file leads outside the inventory (to {target}): inventory files must be "
+                "in the inventory folder, not links to elsewhere",
+                target=show(str(target), limit=240),
+            )
         )
+        return None
+    try:
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                refuse(_("the file is not a regular file"))
+                return None
+            if info.st_size > MAX_FILE_BYTES:
+                refuse(_("the file is too large (more than {limit} bytes)", limit=MAX_FILE_BYTES))
+                return None
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        refuse(_("cannot read the file: {reason}", reason=error.strerror))
+        return None
+    if len(data) > MAX_FILE_BYTES:  # it grew while it was read
+        refuse(_("the file is too large (more than {limit} bytes)", limit=MAX_FILE_BYTES))
         return None
     try:
         return data.decode("utf-8-sig")
@@ -662,7 +694,7 @@ def check_inventory(root: Path) -> CheckResult:
             _("{path} is missing: an inventory needs a collective.yml", path=str(collective_file))
         )
     read_errors: list[LoadError] = []
-    collective_text = _read(collective_file, read_errors)
+    collective_text = _read(collective_file, root, read_errors)
     structure_texts: dict[str, str] = {}
     unreadable = 0
     structures_dir = root / STRUCTURES_DIR
@@ -687,7 +719,7 @@ def check_inventory(root: Path) -> CheckResult:
                 continue
             if file.suffix != ".yml":
                 continue
-            text = _read(file, read_errors)
+            text = _read(file, root, read_errors)
             if text is None:
                 unreadable += 1
             else:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chaton.errors import BadInput, ExitCode
 from chaton.loader import (
+    MAX_FILE_BYTES,
+    CheckResult,
     InvalidInventory,
     check_inventory,
     check_texts,
@@ -182,3 +187,74 @@ def test_hostile_free_text_is_accepted_as_is(inventory: Path) -> None:
     assert structure.name == hostile
     assert structure.contacts[0].name == "{% endraw %}{{ 7*7 }}"
     assert structure.services.lists[0].description == "{{ x }}"
+
+
+def in_thread(work: Callable[[], object], seconds: float) -> object:
+    """What `work` returns, or a failure when it has not returned within `seconds` (the thread
+    is a daemon: a read that blocks does not hold the test run)."""
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(work()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert done, f"still running after {seconds} s"
+    return done[0]
+
+
+def test_a_structure_file_that_links_out_of_the_inventory_is_refused_unread(
+    inventory: Path, tmp_path: Path
+) -> None:
+    # A structure sends its file as a link to a file of the operator's machine: here one that
+    # would load as a valid structure (so that before the fix it was taken as one).
+    outside = tmp_path / "elsewhere" / "secret.yml"
+    outside.parent.mkdir()
+    outside.write_text(STRUCTURE.replace("Zèbre", "Secret de l'opérateur"), encoding="utf-8")
+    (inventory / "structures" / "zz-case.yml").symlink_to(outside)
+    result = check_inventory(inventory)
+    assert [(e.file.name, e.message) for e in result.errors] == [
+        (
+            "zz-case.yml",
+            f"the file leads outside the inventory (to {str(outside)!r}): inventory files "
+            "must be in the inventory folder, not links to elsewhere",
+        )
+    ]
+    assert "zz-case" not in result.structures
+    # A link out of the inventory anywhere on the way counts too: the structures folder itself.
+    moved = tmp_path / "structures-elsewhere"
+    (inventory / "structures").rename(moved)
+    (inventory / "structures").symlink_to(moved)
+    (moved / "zz-case.yml").unlink()
+    errors = check_inventory(inventory).errors
+    assert errors and all("leads outside the inventory" in e.message for e in errors)
+
+
+def test_a_link_that_stays_in_the_inventory_is_read(inventory: Path) -> None:
+    kept = inventory / "kept"
+    kept.mkdir()
+    (kept / "zz-case.yml").write_text(STRUCTURE, encoding="utf-8")
+    (inventory / "structures" / "zz-case.yml").symlink_to(Path("..") / "kept" / "zz-case.yml")
+    result = check_inventory(inventory)
+    assert result.errors == ()
+    assert result.structures["zz-case"].name == "Zèbre"
+
+
+def test_a_collective_file_that_is_a_fifo_is_refused_at_once(inventory: Path) -> None:
+    collective = inventory / "collective.yml"
+    collective.unlink()
+    os.mkfifo(collective)
+    result = in_thread(lambda: check_inventory(inventory), 10)
+    assert isinstance(result, CheckResult)
+    assert [(e.file.name, e.message) for e in result.errors] == [
+        ("collective.yml", "the file is not a regular file")
+    ]
+
+
+def test_a_huge_file_is_refused_by_its_size_without_being_read(inventory: Path) -> None:
+    # 64 GiB, sparse: reading it whole is what must not happen.
+    huge = inventory / "structures" / "zz-case.yml"
+    with huge.open("wb") as stream:
+        stream.truncate(64 * 1024**3)
+    result = in_thread(lambda: check_inventory(inventory), 10)
+    assert isinstance(result, CheckResult)
+    assert [(e.file.name, e.message) for e in result.errors] == [
+        ("zz-case.yml", f"the file is too large (more than {MAX_FILE_BYTES} bytes)")
+    ]
