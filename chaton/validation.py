@@ -14,6 +14,7 @@ from typing import Any
 
 from chaton.model import Collective, Structure, domain_to_ascii
 from chaton.model.types import show
+from chaton.names import RESERVED_MASTODON_USERNAMES, mastodon_username, unix_names
 
 COLLECTIVE_FILE = "collective.yml"
 STRUCTURES_DIR = "structures"
@@ -385,6 +386,7 @@ def check_structures_together(keys: Mapping[str, StructureKeys]) -> list[Finding
             )
         else:
             slugs[slug] = stem
+    findings += _derived_names_clash(keys, slugs)
     for stem in sorted(keys):
         for _index, domain in keys[stem].domains:
             domains.setdefault(domain_to_ascii(domain), stem)
@@ -424,6 +426,69 @@ def check_structures_together(keys: Mapping[str, StructureKeys]) -> list[Finding
                         )
                     )
                     break
+    return findings
+
+
+def _derived_names_clash(
+    keys: Mapping[str, StructureKeys], slugs: Mapping[str, str]
+) -> list[Finding]:
+    """The names each slug becomes on the servers (chaton.names), unique across the structures:
+    a Unix user (and its pool and Redis), an account on the shared Mastodon. Cut to their
+    limits, two slugs could give one name, and a slug be crafted to give another's: the first
+    file in alphabetical order keeps it, each other is reported on its slug. Checked whatever
+    services a structure asks now, since it may ask for the others later. A slug already
+    reported as used is not reported again."""
+    findings: list[Finding] = []
+    users: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    for stem in sorted(keys):
+        slug = keys[stem].slug
+        if slug is None or slugs.get(slug) != stem:
+            continue
+        document = structure_document(stem)
+        for user in unix_names(slug):
+            other = users.setdefault(user, stem)
+            if other != stem:
+                findings.append(
+                    Finding(
+                        document,
+                        ("slug",),
+                        "slug {value} makes the Unix user {name}, which {other} already makes: "
+                        "choose another slug",
+                        {
+                            "value": show(slug),
+                            "name": show(user),
+                            "other": structure_document(other),
+                        },
+                    )
+                )
+        account = mastodon_username(slug)
+        if account in RESERVED_MASTODON_USERNAMES:
+            findings.append(
+                Finding(
+                    document,
+                    ("slug",),
+                    "slug {value} makes the Mastodon account {name}, which is the "
+                    "administrator's: choose another slug",
+                    {"value": show(slug), "name": show(account)},
+                )
+            )
+            continue
+        other = accounts.setdefault(account, stem)
+        if other != stem:
+            findings.append(
+                Finding(
+                    document,
+                    ("slug",),
+                    "slug {value} makes the Mastodon account {name}, which {other} already "
+                    "makes: choose another slug",
+                    {
+                        "value": show(slug),
+                        "name": show(account),
+                        "other": structure_document(other),
+                    },
+                )
+            )
     return findings
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -128,3 +129,98 @@ def test_help_mentions_the_error_format(capsys: pytest.CaptureFixture[str]) -> N
 def test_missing_inventory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "-i", str(tmp_path / "nowhere")]) == 2
     assert "no inventory folder" in capsys.readouterr().err
+
+
+def structure_file(slug: str, number: int) -> str:
+    """A valid structure file for `slug`, its own domain (`number` keeps domains apart). The
+    slug is on line 2, column 7."""
+    return (
+        f"name: Structure {number}\nslug: {slug}\ncontacts:\n  - name: Alex\n"
+        f"    email: alex@structure-{number}.org\ntier: member\n"
+        f"domains: [structure-{number}.org]\n"
+    )
+
+
+def validate_with(
+    inventory: Path, slugs: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[str]]:
+    """`chaton validate` once the structures `slugs` are added: its exit code and its lines."""
+    for number, slug in enumerate(slugs):
+        path = inventory / "structures" / f"{slug}.yml"
+        path.write_text(structure_file(slug, number), encoding="utf-8")
+    code = main(["validate", "--inventory", str(inventory)])
+    return code, capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.usefixtures("english")
+def test_a_slug_crafted_to_make_another_structures_unix_user_is_refused(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "amis-du-lavoir-de-la-riviere-a"
+    # By hand, from the rule (render: cut to useradd's 32 characters): "nextcloud-" leaves 22,
+    # so 15 characters of the slug, its trailing hyphen dropped, "-" and 6 hex digits of the
+    # slug's SHA-256.
+    digest = hashlib.sha256(long.encode("ascii")).hexdigest()[:6]
+    crafted = f"amis-du-lavoir-{digest}"
+    user = f"nextcloud-amis-du-lavoir-{digest}"
+    assert len(user) == 31
+    code, lines = validate_with(inventory, [long, crafted], capsys)
+    assert code == 2
+    first, second = sorted([long, crafted])
+    file = inventory / "structures" / f"{second}.yml"
+    assert lines == [
+        f"{file}:2:7: slug: slug {second!r} makes the Unix user {user!r}, which "
+        f"structures/{first}.yml already makes: choose another slug"
+    ]
+
+
+@pytest.mark.usefixtures("english")
+def test_slugs_that_make_one_mastodon_account_are_refused(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Mastodon's usernames stop at 30 characters: these two differ at the 31st only.
+    slug = "collectif-des-jardins-partages"
+    assert len(slug) == 30
+    code, lines = validate_with(inventory, [slug, slug + "x"], capsys)
+    assert code == 2
+    file = inventory / "structures" / f"{slug}x.yml"
+    assert lines == [
+        f"{file}:2:7: slug: slug {slug + 'x'!r} makes the Mastodon account "
+        "'collectif_des_jardins_partages', which "
+        f"structures/{slug}.yml already makes: choose another slug"
+    ]
+
+
+@pytest.mark.usefixtures("english")
+def test_a_slug_that_makes_the_mastodon_administrator_is_refused(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = validate_with(inventory, ["chaton-admin", "admin"], capsys)
+    assert code == 2
+    folder = inventory / "structures"
+    assert lines == [
+        f"{folder / 'admin.yml'}:2:7: slug: slug 'admin' makes the Mastodon account 'admin', "
+        "which is the administrator's: choose another slug",
+        f"{folder / 'chaton-admin.yml'}:2:7: slug: slug 'chaton-admin' makes the Mastodon "
+        "account 'chaton_admin', which is the administrator's: choose another slug",
+    ]
+
+
+@pytest.mark.usefixtures("english")
+def test_long_slugs_that_stay_apart_are_valid(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = validate_with(
+        inventory, ["amis-du-lavoir-de-la-riviere-a", "amis-du-lavoir-de-la-riviere-b"], capsys
+    )
+    assert (code, len(lines)) == (0, 1), lines
+
+
+def test_the_mastodon_role_cuts_usernames_as_validate_does() -> None:
+    """chaton.names.mastodon_username mirrors the role's default: the same rule in both."""
+    tasks = (
+        EXAMPLE.parents[1] / "roles" / "mastodon" / "tasks" / "mastodon_accounts.yml"
+    ).read_text()
+    assert "account.username | default((account.structure | replace('-', '_'))[:30])" in tasks
+    defaults = (EXAMPLE.parents[1] / "roles" / "mastodon" / "defaults" / "main.yml").read_text()
+    assert "\nmastodon_admin_username: chaton_admin\n" in defaults
