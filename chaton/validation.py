@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from chaton.model import Collective, Structure, domain_to_ascii
 from chaton.model.types import show
@@ -265,8 +266,10 @@ def check_keys(stem: str, keys: StructureKeys, collective: Collective | None) ->
             )
         )
     collective_domain = domain_to_ascii(collective.domain)
+    reserved = _reserved_domains(collective)
     for index, domain in keys.domains:
-        if domain_to_ascii(domain) == collective_domain:
+        key = domain_to_ascii(domain)
+        if key == collective_domain:
             findings.append(
                 Finding(
                     document,
@@ -275,7 +278,33 @@ def check_keys(stem: str, keys: StructureKeys, collective: Collective | None) ->
                     {"value": show(domain)},
                 )
             )
+            continue
+        owner = next((name for name in reserved if key == name or key.endswith("." + name)), None)
+        if owner is not None:
+            findings.append(
+                Finding(
+                    document,
+                    ("domains", index),
+                    "domain {value} belongs to the hosting association ({owner}): a structure "
+                    "cannot claim it",
+                    {"value": show(domain), "owner": show(owner)},
+                )
+            )
     return findings
+
+
+def _reserved_domains(collective: Collective) -> list[str]:
+    """The domains of the hosting association, which no structure may claim (nor a name under
+    them): its website's host (without a leading `www.`) and each server's public name (the
+    mail exchanger of the list domains, the name the structures' DNS records point to)."""
+    reserved = []
+    website = collective.hosting_association.website
+    if website is not None:
+        host = (urlsplit(website).hostname or "").removeprefix("www.")
+        if "." in host:
+            reserved.append(domain_to_ascii(host))
+    reserved += [domain_to_ascii(s.public_name) for s in collective.servers if s.public_name]
+    return reserved
 
 
 def check_structure_against(

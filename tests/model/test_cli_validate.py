@@ -224,3 +224,58 @@ def test_the_mastodon_role_cuts_usernames_as_validate_does() -> None:
     assert "account.username | default((account.structure | replace('-', '_'))[:30])" in tasks
     defaults = (EXAMPLE.parents[1] / "roles" / "mastodon" / "defaults" / "main.yml").read_text()
     assert "\nmastodon_admin_username: chaton_admin\n" in defaults
+
+
+@pytest.mark.usefixtures("english")
+def test_a_structure_cannot_claim_the_hosting_associations_domains(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The example's association: website https://alolise.fr, server public name
+    # fabrique-1.alolise.fr (collective.yml). A structure claiming them could be given their
+    # certificates and their mail.
+    text = (inventory / "collective.yml").read_text(encoding="utf-8")
+    assert "website: https://alolise.fr\n" in text
+    assert "public_name: fabrique-1.alolise.fr\n" in text
+    path = inventory / "structures" / "zz-claim.yml"
+    path.write_text(
+        structure_file("zz-claim", 9).replace(
+            "domains: [structure-9.org]",
+            "domains: [structure-9.org, alolise.fr, mail.alolise.fr, fabrique-1.alolise.fr]",
+        ),
+        encoding="utf-8",
+    )
+    assert main(["validate", "--inventory", str(inventory)]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"{path}:7:{column}: domains[{index}]: domain {domain!r} belongs to the hosting "
+        "association ('alolise.fr'): a structure cannot claim it"
+        for index, column, domain in [
+            (1, 28, "alolise.fr"),
+            (2, 40, "mail.alolise.fr"),
+            (3, 57, "fabrique-1.alolise.fr"),
+        ]
+    ]
+
+
+@pytest.mark.usefixtures("english")
+def test_a_structure_cannot_claim_a_servers_public_name(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    collective = inventory / "collective.yml"
+    text = collective.read_text(encoding="utf-8")
+    collective.write_text(
+        text.replace("public_name: fabrique-1.alolise.fr", "public_name: srv.hebergeur.net"),
+        encoding="utf-8",
+    )
+    path = inventory / "structures" / "zz-claim.yml"
+    path.write_text(
+        structure_file("zz-claim", 9).replace(
+            "domains: [structure-9.org]", "domains: [structure-9.org, lists.srv.hebergeur.net]"
+        ),
+        encoding="utf-8",
+    )
+    assert main(["validate", "--inventory", str(inventory)]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:7:28: domains[1]: domain 'lists.srv.hebergeur.net' belongs to the hosting "
+        "association ('srv.hebergeur.net'): a structure cannot claim it"
+    ]
