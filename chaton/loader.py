@@ -20,6 +20,7 @@ import re
 import stat
 import types
 import typing
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -60,6 +61,18 @@ _SCALAR_TAGS = frozenset(
 )
 
 
+def printable(text: str) -> str:
+    """`text` with its control, format and undecodable characters (terminal escapes, bidi
+    overrides, bytes that are not UTF-8) written as escapes: a file name is shown to the
+    operator as it is, never obeyed by the terminal."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs")
+        else char
+        for char in text
+    )
+
+
 @dataclass(frozen=True, order=True)
 class LoadError:
     """One error, placed in a file. `line` and `column` count from 1."""
@@ -71,7 +84,7 @@ class LoadError:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
+        where = f"{printable(str(self.file))}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:

@@ -279,3 +279,17 @@ def test_a_structure_cannot_claim_a_servers_public_name(
         f"{path}:7:28: domains[1]: domain 'lists.srv.hebergeur.net' belongs to the hosting "
         "association ('srv.hebergeur.net'): a structure cannot claim it"
     ]
+
+
+@pytest.mark.usefixtures("english")
+def test_a_file_name_is_printed_escaped_never_obeyed_by_the_terminal(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A structure file whose name would clear the operator's screen and reverse the text after it.
+    name = "zz-\x1b[2J\u202eclaim.yml"
+    (inventory / "structures" / name).write_text(structure_file("zz-claim", 9), encoding="utf-8")
+    assert main(["validate", "--inventory", str(inventory)]) == 2
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    shown = f"{inventory / 'structures'}/zz-\\x1b[2J\\u202eclaim.yml:2:7: "
+    assert out.startswith(shown), out
