@@ -15,6 +15,7 @@ from __future__ import annotations
 import encodings.idna
 import math
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -199,7 +200,37 @@ def check_domain(value: str) -> str:
             "or .org",
             value=shown,
         )
+    for label, ascii_label in zip(labels, ascii_labels, strict=True):
+        scripts = _scripts(encodings.idna.ToUnicode(ascii_label) if label.isascii() else label)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPTS_TOGETHER):
+            raise fail(
+                "{value} is not a valid domain: {label} mixes scripts ({scripts}), as look-alike "
+                "domains do; write each part in one script",
+                value=shown,
+                label=show(label),
+                scripts=", ".join(sorted(scripts)),
+            )
     return value
+
+
+# Scripts written together in one word (Unicode's UTS #39 "highly restrictive" level): Japanese,
+# Chinese with Bopomofo, Korean, each with Latin.
+_SCRIPTS_TOGETHER = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+
+
+def _scripts(label: str) -> set[str]:
+    """The scripts of the letters of `label`, by their Unicode names (LATIN, CYRILLIC, GREEK…):
+    digits and hyphens belong to none. "paypal" with a Cyrillic a (U+0430) for its second
+    letter gives {CYRILLIC, LATIN}."""
+    return {
+        unicodedata.name(char, "UNKNOWN").split(" ")[0]
+        for char in label
+        if unicodedata.category(char).startswith("L")
+    }
 
 
 Domain = Annotated[StrictStr, AfterValidator(check_domain)]

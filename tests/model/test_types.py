@@ -68,7 +68,19 @@ def test_identifier_must_be_text() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["velo-cite.fr", "a.b.c.example.org", "théâtre-du-lien.fr", "xn--caf-dma.org", "x1.io"],
+    [
+        "velo-cite.fr",
+        "a.b.c.example.org",
+        "théâtre-du-lien.fr",
+        "xn--caf-dma.org",
+        "x1.io",
+        # One script a part, or the scripts a language writes together.
+        "\u043c\u043e\u0441\u043a\u0432\u0430.\u0440\u0444",  # москва.рф
+        "\u03b5\u03bb\u03bb\u03ac\u03b4\u03b1.gr",  # ελλάδα.gr
+        "\u3072\u3089\u304c\u306a\u6f22\u5b57.jp",  # hiragana and kanji
+        "\u30e4\u30d5\u30fcyahoo.jp",  # katakana and Latin
+        "\ud55c\uad6d\uc5b4.kr",  # hangul
+    ],
 )
 def test_domains_accepted(value: str) -> None:
     assert DOMAIN.validate_python(value) == value
@@ -91,10 +103,21 @@ def test_domains_accepted(value: str) -> None:
         ("ab--cd.fr", "each part"),  # `--` in 3rd-4th position is reserved for xn--
         ("velo cite.fr", "each part"),
         ("{{x}}.fr", "each part"),
+        # Look-alikes: a Cyrillic a (U+0430) in a Latin word, in Unicode and in punycode; a Greek
+        # alpha (U+03B1) in a Latin word.
+        ("p\u0430ypal.fr", "mixes scripts"),
+        ("p\u0430ypal.fr".encode("idna").decode("ascii"), "mixes scripts"),
+        ("velo-cit\u03b1.fr", "mixes scripts"),
     ],
 )
 def test_domains_refused(value: str, reason: str) -> None:
     assert reason in _template(DOMAIN, value)
+
+
+def test_a_look_alike_domain_is_refused_naming_its_scripts() -> None:
+    with pytest.raises(ValidationError) as caught:
+        DOMAIN.validate_python("p\u0430ypal.fr")
+    assert "'p\u0430ypal' mixes scripts (CYRILLIC, LATIN)" in str(caught.value)
 
 
 def test_domain_ascii_form() -> None:
