@@ -279,7 +279,15 @@ def check_keys(stem: str, keys: StructureKeys, collective: Collective | None) ->
                 )
             )
             continue
-        owner = next((name for name in reserved if key == name or key.endswith("." + name)), None)
+        under_collective = key.endswith("." + collective_domain)
+        owner = next(
+            (
+                name
+                for name, server in reserved
+                if (key == name or key.endswith("." + name)) and (server or not under_collective)
+            ),
+            None,
+        )
         if owner is not None:
             findings.append(
                 Finding(
@@ -293,17 +301,21 @@ def check_keys(stem: str, keys: StructureKeys, collective: Collective | None) ->
     return findings
 
 
-def _reserved_domains(collective: Collective) -> list[str]:
+def _reserved_domains(collective: Collective) -> list[tuple[str, bool]]:
     """The domains of the hosting association, which no structure may claim (nor a name under
-    them): its website's host (without a leading `www.`) and each server's public name (the
+    them), each with whether it is a server's: its website's host (without a leading `www.`),
+    but for the collective's own domain and the names under it, which the structures may use
+    when the association's and the collective's are one; and each server's public name (the
     mail exchanger of the list domains, the name the structures' DNS records point to)."""
     reserved = []
     website = collective.hosting_association.website
     if website is not None:
         host = (urlsplit(website).hostname or "").removeprefix("www.")
         if "." in host:
-            reserved.append(domain_to_ascii(host))
-    reserved += [domain_to_ascii(s.public_name) for s in collective.servers if s.public_name]
+            reserved.append((domain_to_ascii(host), False))
+    reserved += [
+        (domain_to_ascii(s.public_name), True) for s in collective.servers if s.public_name
+    ]
     return reserved
 
 

@@ -226,6 +226,30 @@ def test_the_mastodon_role_cuts_usernames_as_validate_does() -> None:
     assert "\nmastodon_admin_username: chaton_admin\n" in defaults
 
 
+def edit_collective(inventory: Path, line: str, replacement: str) -> None:
+    """collective.yml with its `line` (which it must hold) replaced."""
+    collective = inventory / "collective.yml"
+    text = collective.read_text(encoding="utf-8")
+    assert f"{line}\n" in text
+    collective.write_text(text.replace(f"{line}\n", f"{replacement}\n"), encoding="utf-8")
+
+
+def claim(
+    inventory: Path, domains: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, list[str]]:
+    """`chaton validate` once a structure zz-claim also claims `domains` (after its own, on line
+    7 from column 28): it must refuse; the structure's file and the lines printed."""
+    path = inventory / "structures" / "zz-claim.yml"
+    path.write_text(
+        structure_file("zz-claim", 9).replace(
+            "domains: [structure-9.org]", f"domains: [structure-9.org, {domains}]"
+        ),
+        encoding="utf-8",
+    )
+    assert main(["validate", "--inventory", str(inventory)]) == 2
+    return path, capsys.readouterr().out.splitlines()
+
+
 @pytest.mark.usefixtures("english")
 def test_a_structure_cannot_claim_the_hosting_associations_domains(
     inventory: Path, capsys: pytest.CaptureFixture[str]
@@ -236,16 +260,7 @@ def test_a_structure_cannot_claim_the_hosting_associations_domains(
     text = (inventory / "collective.yml").read_text(encoding="utf-8")
     assert "website: https://alolise.fr\n" in text
     assert "public_name: fabrique-1.alolise.fr\n" in text
-    path = inventory / "structures" / "zz-claim.yml"
-    path.write_text(
-        structure_file("zz-claim", 9).replace(
-            "domains: [structure-9.org]",
-            "domains: [structure-9.org, alolise.fr, mail.alolise.fr, fabrique-1.alolise.fr]",
-        ),
-        encoding="utf-8",
-    )
-    assert main(["validate", "--inventory", str(inventory)]) == 2
-    lines = capsys.readouterr().out.splitlines()
+    path, lines = claim(inventory, "alolise.fr, mail.alolise.fr, fabrique-1.alolise.fr", capsys)
     assert lines == [
         f"{path}:7:{column}: domains[{index}]: domain {domain!r} belongs to the hosting "
         "association ('alolise.fr'): a structure cannot claim it"
@@ -261,21 +276,11 @@ def test_a_structure_cannot_claim_the_hosting_associations_domains(
 def test_a_structure_cannot_claim_a_servers_public_name(
     inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    collective = inventory / "collective.yml"
-    text = collective.read_text(encoding="utf-8")
-    collective.write_text(
-        text.replace("public_name: fabrique-1.alolise.fr", "public_name: srv.hebergeur.net"),
-        encoding="utf-8",
+    edit_collective(
+        inventory, "public_name: fabrique-1.alolise.fr", "public_name: srv.hebergeur.net"
     )
-    path = inventory / "structures" / "zz-claim.yml"
-    path.write_text(
-        structure_file("zz-claim", 9).replace(
-            "domains: [structure-9.org]", "domains: [structure-9.org, lists.srv.hebergeur.net]"
-        ),
-        encoding="utf-8",
-    )
-    assert main(["validate", "--inventory", str(inventory)]) == 2
-    assert capsys.readouterr().out.splitlines() == [
+    path, lines = claim(inventory, "lists.srv.hebergeur.net", capsys)
+    assert lines == [
         f"{path}:7:28: domains[1]: domain 'lists.srv.hebergeur.net' belongs to the hosting "
         "association ('srv.hebergeur.net'): a structure cannot claim it"
     ]
@@ -293,3 +298,19 @@ def test_a_file_name_is_printed_escaped_never_obeyed_by_the_terminal(
     assert "\x1b" not in out and "\u202e" not in out
     shown = f"{inventory / 'structures'}/zz-\\x1b[2J\\u202eclaim.yml:2:7: "
     assert out.startswith(shown), out
+
+
+@pytest.mark.usefixtures("english")
+def test_when_the_association_and_the_collective_share_a_domain_its_subdomains_stay_open(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Structures may use subdomains of the collective's domain (schema.md): still so when the
+    # association's website is on that domain; a server's public name under it stays refused.
+    text = (inventory / "collective.yml").read_text(encoding="utf-8")
+    domain = next(line for line in text.splitlines() if line.startswith("domain: "))
+    edit_collective(inventory, domain, "domain: alolise.fr")
+    path, lines = claim(inventory, "zz.alolise.fr, fabrique-1.alolise.fr", capsys)
+    assert lines == [
+        f"{path}:7:43: domains[2]: domain 'fabrique-1.alolise.fr' belongs to the hosting "
+        "association ('fabrique-1.alolise.fr'): a structure cannot claim it"
+    ]
