@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from chaton import artifacts, containers
-from chaton.commands.demo import build_test_release, pinned_versions, real_release
+from chaton.commands.demo import pinned_versions, release_into
 from chaton.paths import PROJECT_ROOT
 from chaton.runner import FACT_CACHE
 
@@ -184,15 +184,10 @@ def releases(cache: Path) -> dict[str, str]:
     intact, else the test suite's test release. {kind: what it is}, each printed."""
     used = {}
     for kind, version in pinned_versions(EXAMPLE).items():
-        folder = artifacts.artifact_folder(cache, kind, version)
-        manifest = real_release(kind, version)
+        manifest = release_into(cache, kind, version)
         if manifest is None:
-            build_test_release(kind, version, cache)
             used[kind] = f"{kind} {version}, the test suite's test release (a test double)"
         else:
-            real = artifacts.artifact_folder(artifacts.default_cache(), kind, version)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            folder.symlink_to(real.resolve(), target_is_directory=True)
             used[kind] = artifacts.describe_release(manifest)
         print(f"release: {used[kind]}", flush=True)
     return used

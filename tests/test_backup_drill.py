@@ -52,7 +52,7 @@ import pytest
 from collectives import chaton, collective, container_server, write_hosts
 
 from chaton import artifacts, containers
-from chaton.commands.demo import EXAMPLE, build_test_release, pinned_versions, real_release
+from chaton.commands.demo import EXAMPLE, pinned_versions, release_into
 from chaton.runner import FACT_CACHE
 from chaton.yamlio import load_vars
 
@@ -392,9 +392,8 @@ def nextcloud_release(cache: Path) -> str:
     the real one of the control node's cache when it is there intact (as the demo does), else
     the test release. Its description ("Nextcloud 31.0.11, verified by…"), or "" for the test
     release."""
-    manifest = real_release("nextcloud", NEXTCLOUD_VERSION)
+    manifest = release_into(cache, "nextcloud", NEXTCLOUD_VERSION)
     if manifest is None:
-        build_test_release("nextcloud", NEXTCLOUD_VERSION, cache)
         print(
             f"\nrestore drill: Nextcloud {NEXTCLOUD_VERSION} is not in the artifact cache "
             f"{artifacts.default_cache()} (chaton artifacts fetch nextcloud {NEXTCLOUD_VERSION}): "
@@ -402,10 +401,6 @@ def nextcloud_release(cache: Path) -> str:
             "leaves out the WebDAV checks"
         )
         return ""
-    folder = artifacts.artifact_folder(cache, "nextcloud", NEXTCLOUD_VERSION)
-    folder.parent.mkdir(parents=True)
-    real = artifacts.artifact_folder(artifacts.default_cache(), "nextcloud", NEXTCLOUD_VERSION)
-    folder.symlink_to(real.resolve(), target_is_directory=True)
     described = artifacts.describe_release(manifest)
     print(f"\nrestore drill: {described} (from the artifact cache {artifacts.default_cache()})")
     return described

@@ -204,6 +204,27 @@ def real_release_ok(kind: str, version: str) -> bool:
     return real_release(kind, version) is not None
 
 
+def link_real_release(kind: str, version: str, cache: Path) -> None:
+    """Link, in the artifact cache `cache`, the folder of `kind` `version` to the control node's
+    (where `real_release` found it)."""
+    folder = artifacts.artifact_folder(cache, kind, version)
+    real = artifacts.artifact_folder(artifacts.default_cache(), kind, version).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(real, target_is_directory=True)
+
+
+def release_into(cache: Path, kind: str, version: str) -> artifacts.Manifest | None:
+    """Put `kind` `version` in the artifact cache `cache`, which does not hold it: a link to the
+    real release of the control node's cache when it is there intact (its manifest returned),
+    else the test suite's test release (None)."""
+    manifest = real_release(kind, version)
+    if manifest is None:
+        build_test_release(kind, version, cache)
+    else:
+        link_real_release(kind, version, cache)
+    return manifest
+
+
 def build_test_release(kind: str, version: str, cache: Path) -> None:
     """Write the test suite's test release of `kind` `version` into the artifact cache `cache`."""
     builder_path = TEST_RELEASE_BUILDERS[kind]
@@ -247,8 +268,7 @@ def demo_artifacts(inventory: Path) -> dict[str, str]:
                     folder.unlink()
                 else:
                     shutil.rmtree(folder)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            folder.symlink_to(real, target_is_directory=True)
+            link_real_release(kind, version, DEMO_ARTIFACTS)
             continue
         if folder.is_symlink():  # a real release the control node's cache no longer holds
             folder.unlink()
