@@ -115,6 +115,102 @@ def test_assets_are_cached_and_hidden_files_and_listings_are_not_served(host):
     assert "listed-nowhere" not in listing.stdout
 
 
+# root:www-data 0640, as a service's settings
+SETTINGS_FILE = "/etc/chaton-test/service-secret.conf"
+CANARY = "canary-service-secret-5d1c"
+
+
+def as_tenant(host, user: str, *argv: str) -> None:
+    """Run a command as the tenant's own account (what its SFTP session or code can do)."""
+    host.check_output(shlex.join(["runuser", "-u", user, "--", *argv]))
+
+
+def fetch(host, url: str) -> tuple[int, str]:
+    out = curl(host, url, "-k", "-w", "\n%{http_code}").stdout
+    body, _, status = out.rpartition("\n")
+    return int(status), body
+
+
+# (tenant, folder it can write, URL of that folder)
+TENANT_FOLDERS = [
+    ("alpha-web", "/srv/www/alpha/public/tenant", "https://alpha.example.org/tenant"),
+    ("kappa", "/srv/nextcloud/kappa/apps/evil", "https://cloud.kappa.example.org/custom_apps/evil"),
+    (
+        "lambda",
+        "/srv/mastodon/lambda/public/system/evil",
+        "https://social.lambda.example.org/system/evil",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tenant", "folder", "url"), TENANT_FOLDERS, ids=["website", "nextcloud-apps", "mastodon-media"]
+)
+@pytest.mark.parametrize(
+    "target",
+    [SETTINGS_FILE, "/srv/www/beta/public/index.html", "/etc/passwd"],
+    ids=["service-secret", "another-site", "system-file"],
+)
+def test_a_tenants_symlink_out_of_its_tree_is_not_followed(host, tenant, folder, url, target):
+    """The tenant publishes a link to a file the web server can read, then fetches it."""
+    as_tenant(host, tenant, "mkdir", "-p", folder)
+    as_tenant(host, tenant, "ln", "-sfn", target, f"{folder}/leak.css")
+    status, body = fetch(host, f"{url}/leak.css")
+    assert status in (403, 404), body[:300]
+    assert CANARY not in body
+    assert "Website of the structure beta" not in body
+    assert "root:x:0:0" not in body
+
+
+@pytest.mark.parametrize(
+    ("tenant", "folder", "url"), TENANT_FOLDERS, ids=["website", "nextcloud-apps", "mastodon-media"]
+)
+def test_a_linked_folder_out_of_the_tree_is_not_followed(host, tenant, folder, url):
+    as_tenant(host, tenant, "mkdir", "-p", folder)
+    as_tenant(host, tenant, "ln", "-sfn", "/etc/chaton-test", f"{folder}/settings")
+    status, body = fetch(host, f"{url}/settings/service-secret.conf")
+    assert status in (403, 404), body[:300]
+    assert CANARY not in body
+
+
+@pytest.mark.parametrize(
+    ("tenant", "folder", "url"), TENANT_FOLDERS, ids=["website", "nextcloud-apps", "mastodon-media"]
+)
+def test_a_tenants_own_files_and_links_are_served(host, tenant, folder, url):
+    """Not over-blocked: what the tenant owns is served, through its own links too."""
+    as_tenant(host, tenant, "mkdir", "-p", folder)
+    as_tenant(host, tenant, "sh", "-c", f"echo 'own file of {tenant}' > {folder}/own.css")
+    as_tenant(host, tenant, "ln", "-sfn", "own.css", f"{folder}/mine.css")
+    for name in ("own.css", "mine.css"):
+        status, body = fetch(host, f"{url}/{name}")
+        assert (status, body.strip()) == (200, f"own file of {tenant}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cloud.kappa.example.org/core/css/server.css",
+        "https://social.lambda.example.org/sw.js",
+    ],
+)
+def test_a_release_reached_through_roots_link_is_served(host, url):
+    status, body = fetch(host, url)
+    assert (status, body.strip()) == (200, "/* release file */")
+
+
+def test_a_tenant_that_swaps_its_release_link_gets_nothing_out_of_its_tree(host):
+    """kappa owns its home (as the nextcloud role lays it out) and points `release` elsewhere."""
+    link = "/srv/nextcloud/kappa/release"
+    original = host.file(link).linked_to
+    try:
+        as_tenant(host, "kappa", "ln", "-sfn", "/etc/chaton-test", f"{link}.new")
+        as_tenant(host, "kappa", "mv", "-T", f"{link}.new", link)
+        status, body = fetch(host, "https://cloud.kappa.example.org/service-secret.conf")
+        assert CANARY not in body, status
+    finally:
+        host.check_output(f"ln -sfn {original} {link}.back && mv -T {link}.back {link}")
+
+
 @pytest.mark.parametrize(
     ("version", "accepted"),
     [("-tls1", False), ("-tls1_1", False), ("-tls1_2", True), ("-tls1_3", True)],
@@ -169,6 +265,17 @@ def test_configuration_passes_nginx_t(host):
     assert host.run("nginx -t").rc == 0
     assert host.file(f"{ENABLED}/website-alpha.conf").linked_to == f"{SITES}/website-alpha.conf"
     assert not host.file(f"{ENABLED}/default").exists
+
+
+def test_no_stapling_without_resolvers(host):
+    """Off by default; asked for without name servers, refused before anything is written."""
+    before = host.file("/etc/nginx/nginx.conf").sha256sum
+    assert "ssl_stapling" not in host.file("/etc/nginx/nginx.conf").content_string
+    playbook = ansible_playbook(HOST, SCENARIO / "stapling_without_resolvers.yml")
+    assert playbook.returncode != 0, playbook.stdout[-3000:]
+    assert "nginx_ssl_stapling_enabled needs nginx_resolvers" in playbook.stdout
+    assert "changed=0" in playbook.stdout
+    assert host.file("/etc/nginx/nginx.conf").sha256sum == before
 
 
 def _worker_pids(host) -> list[str]:
