@@ -116,6 +116,8 @@ MAILMAN_SECRETS: dict[str, SecretKind] = {
     "web_db_password": "password",
     "web_secret_key": "token48",
     "hyperkitty_api_key": "token48",
+    # Mailman's SMTP AUTH to Postfix's signing listener (playbooks/mail.yml).
+    "smtp_password": "password",
 }
 WEBSITE_SECRETS: dict[str, SecretKind] = {"sftp_password": "password"}
 DKIM_SECRETS: dict[str, SecretKind] = {"private_key": "dkim_rsa2048"}

@@ -183,9 +183,9 @@ def assert_list_post_signed_and_archived(
     assert archived.rc == 0, host.run("tail -n 30 /var/log/mailman3/web/mailman-web.log").stdout
 
 
-# Django's shell in Mailman's web interface (Postorius, HyperKitty), as Debian runs it.
+# Django's shell in Mailman's web interface (Postorius, HyperKitty), as its account runs it.
 DJANGO_SHELL = (
-    "runuser -u www-data -- python3 /usr/bin/django-admin shell --no-color "
+    "runuser -u mailman-web -- python3 /usr/bin/django-admin shell --no-color "
     "--pythonpath /usr/share/mailman3-web --settings settings -c "
 )
 

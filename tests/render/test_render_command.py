@@ -46,14 +46,14 @@ def test_render_writes_host_vars_inventory_and_vault(
     out = capsys.readouterr().out
     generated = inventory / "generated"
     assert f"wrote {generated}/host_vars/fabrique-1.yml" in out
-    # 4 Nextclouds x 6 + 2 Mastodons x 8 + Mailman 5 + 4 websites x 1 + 4 list domains' DKIM
-    # keys x 1 + the server's backup passphrase 1 = 54 secrets.
-    assert "54 new secret(s) generated" in out
+    # 4 Nextclouds x 6 + 2 Mastodons x 8 + Mailman 6 + 4 websites x 1 + 4 list domains' DKIM
+    # keys x 1 + the server's backup passphrase 1 = 55 secrets.
+    assert "55 new secret(s) generated" in out
     vault = generated / "secrets.vault.yml"
     assert vault.read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256\n")
     assert stat.S_IMODE(vault.stat().st_mode) == 0o600
     secrets = _secrets(inventory)
-    assert len(secrets) == 54
+    assert len(secrets) == 55
     assert len(secrets["nextcloud/velo-cite/db_password"]) == 32
     assert len(secrets["mastodon/shared/secret_key_base"]) == 128
     assert secrets["nextcloud/velo-cite/instanceid"].startswith("oc")
@@ -86,7 +86,7 @@ def test_no_secret_is_printed_or_in_the_host_vars(
     generated = inventory / "generated"
     texts += [p.read_text() for p in generated.rglob("*.yml") if p.name != "secrets.vault.yml"]
     values = _secrets(inventory).values()
-    assert len(values) == 54
+    assert len(values) == 55
     for value in values:
         for text in texts:
             assert value not in text

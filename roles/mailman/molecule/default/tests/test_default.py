@@ -12,9 +12,11 @@ from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
+import yaml
 from scenario_tools import (
     ansible_playbook,
     assert_list_post_signed_and_archived,
+    connects,
     dkim_report,
     mailman_rest,
     postorius_login,
@@ -48,7 +50,7 @@ def test_configuration_files_keep_their_secrets(host):
     for path, group in [
         ("/etc/mailman3/mailman.cfg", "list"),
         ("/etc/mailman3/mailman-hyperkitty.cfg", "list"),
-        ("/etc/mailman3/mailman-web.py", "www-data"),
+        ("/etc/mailman3/mailman-web.py", "mailman-web"),
     ]:
         config = host.file(path)
         assert (config.user, config.group, config.mode) == ("root", group, 0o640), path
@@ -57,6 +59,95 @@ def test_configuration_files_keep_their_secrets(host):
     # No SQLite database was set up by the packages.
     assert not host.file("/var/lib/mailman3/data/mailman.db").exists
     assert not host.file("/var/lib/mailman3/web/mailman3web.db").exists
+
+
+# Where a secret could be left on disk, and the processes' environments and command lines.
+SEARCHED = (
+    "/etc /var /srv /run /home /root /opt /usr/local /tmp /proc/[0-9]*/environ /proc/[0-9]*/cmdline"
+)
+
+
+def converge_secrets() -> list[str]:
+    """Every secret the converge gave the host: its test values, and a line of the DKIM key."""
+    play = yaml.safe_load((SCENARIO / "converge.yml").read_text())[0]
+    values = [v for v in play["vars"]["chaton_secrets"].values() if "lookup(" not in v]
+    key_lines = DKIM_KEY_FILE.read_text().splitlines()
+    values.append(key_lines[len(key_lines) // 2])
+    assert len(values) == 7, values
+    return values
+
+
+def files_holding(host, user: str, secrets: list[str]) -> list[str]:
+    """The files `user` can read that hold one of `secrets`. The secrets reach grep in a file
+    of /dev/shm (not searched), never on a command line: every process's is world-readable."""
+    patterns = "/dev/shm/chaton-test-patterns"
+    text = "".join(f"{s}\n" for s in secrets)
+    host.check_output(f"install -m 0600 -o {user} /dev/null {patterns}")
+    host.check_output(f"printf %s {shlex.quote(text)} > {patterns}")
+    try:
+        found = host.run(
+            f"runuser -u {user} -- sh -c 'grep -rlsF -D skip -f {patterns} {SEARCHED}'"
+        )
+    finally:
+        host.check_output(f"rm -f {patterns}")
+    return found.stdout.split()
+
+
+def test_the_web_servers_account_reads_no_secret(host):
+    """nginx's workers run as www-data: nothing they can read holds a secret (Mailman's web
+    settings included, which Debian gives to www-data), nor does a process of theirs."""
+    secrets = converge_secrets()
+    # The search itself works: root finds the settings that hold them.
+    assert "/etc/mailman3/mailman-web.py" in files_holding(host, "root", secrets)
+    found = files_holding(host, "www-data", secrets)
+    assert found == [], "\n".join(found)
+
+
+def test_the_web_interface_runs_as_its_own_account(host):
+    uid = host.check_output("id -u mailman-web")
+    assert uid != host.check_output("id -u www-data")
+    assert host.check_output("id -nG mailman-web").split() == ["mailman-web"]
+    uids = set(host.check_output("ps -o uid= -C uwsgi").split())
+    assert uids == {uid}, uids
+    socket = host.file("/run/mailman3-web/uwsgi.sock")
+    assert (socket.user, socket.group, socket.mode) == ("mailman-web", "www-data", 0o660)
+
+
+def test_the_periodic_jobs_run_as_the_web_interfaces_account_and_work(host):
+    jobs = [
+        line
+        for line in host.file("/etc/cron.d/mailman3-web").content_string.splitlines()
+        if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
+    ]
+    assert len(jobs) == 7, jobs
+    for job in jobs:
+        fields = job.split()
+        user = fields[1] if job.startswith("@") else fields[5]
+        assert user == "mailman-web", job
+    minutely = next(job for job in jobs if job.startswith("*"))
+    command = minutely.split(None, 6)[6]
+    run = host.run(f"cd / && runuser -u mailman-web -- sh -c {shlex.quote(command)}")
+    assert run.rc == 0, run.stderr
+
+
+def test_a_package_upgrade_keeps_the_settings_the_web_interfaces_own(host):
+    """mailman3-web's scripts give its settings back to www-data on every upgrade: apt's hook
+    gives them back at once, and the web interface keeps answering."""
+    reinstall = host.run(
+        "DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 apt-get install --reinstall -y "
+        "-o Dpkg::Options::=--force-confold mailman3-web"
+    )
+    assert reinstall.rc == 0, reinstall.stdout[-2000:] + reinstall.stderr[-2000:]
+    settings = host.file("/etc/mailman3/mailman-web.py")
+    assert (settings.user, settings.group, settings.mode) == ("root", "mailman-web", 0o640)
+    assert files_holding(host, "www-data", converge_secrets()) == []
+    page = wait_for(
+        host,
+        "test $(curl -sk --resolve lists.alpha.example:443:127.0.0.1 -o /dev/null "
+        "-w '%{http_code}' https://lists.alpha.example/postorius/lists/) = 200",
+        60,
+    )
+    assert page.rc == 0, host.run("tail -n 30 /var/log/mailman3/web/mailman-web.log").stdout
 
 
 def test_rest_api_has_exactly_the_domains_lists_and_owners(host):
@@ -154,6 +245,72 @@ def test_a_post_reaches_a_member_and_the_archive(host):
     assert_list_post_signed_and_archived(
         host, report, DKIM_DOMAIN, DKIM_SELECTOR, record_name, subject
     )
+
+
+# An SMTP session as the local user argv[1]: From the list's address to the member, through
+# port argv[2], logged in as argv[3] with argv[4] when given; prints the server's refusal if any.
+FORGE = """
+import smtplib, sys
+from email.message import EmailMessage
+port, user, password, sender, recipient, subject = sys.argv[1:7]
+m = EmailMessage()
+m["From"], m["To"], m["Subject"] = sender, recipient, subject
+m.set_content("Pas de la liste.")
+try:
+    with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
+        if user:
+            s.login(user, password)
+        s.send_message(m)
+except (smtplib.SMTPException, OSError) as refusal:
+    print(f"refused: {refusal!r}")
+"""
+
+
+def forge(host, user: str, port: int, login: tuple[str, str] = ("", "")) -> tuple[str, str]:
+    """A local user's mail From alpha's list address to the member: (subject, refusal or "")."""
+    subject = f"Forged {time.time_ns()}"
+    args = [str(port), *login, ALPHA_LIST, f"{MEMBER}@{MYHOSTNAME}", subject]
+    sent = host.run(
+        f"runuser -u {user} -- python3 -c {shlex.quote(FORGE)} "
+        + " ".join(shlex.quote(a) for a in args)
+    )
+    assert sent.rc == 0, sent.stderr
+    return subject, sent.stdout.strip()
+
+
+def test_a_local_user_gets_no_list_signature(host):
+    """Any local process (here the user camille) may send mail From a list's address; only what
+    Mailman submits with its account is signed with the list domain's key."""
+    subject, refusal = forge(host, MEMBER, 25)
+    assert refusal == ""
+    delivered = wait_for(host, f"grep -F {shlex.quote(subject)} /var/mail/{MEMBER}", 60)
+    assert delivered.rc == 0, host.run("journalctl -u postfix@- -n 20 -o cat").stdout
+    record_name = f"{DKIM_SELECTOR}._domainkey.{DKIM_DOMAIN}."
+    report = dkim_report(
+        host, f"/var/mail/{MEMBER}", subject, record_name, public_key_record(DKIM_KEY_FILE)
+    )
+    assert report["found"] == 1, report
+    assert report["signatures"] == [], report
+
+
+def test_the_signing_listener_takes_mail_from_its_accounts_only(host):
+    """Without Mailman's login, or with a wrong password, nothing is taken there."""
+    for login in [("", ""), ("mailman", "not-the-password-0123"), ("camille", "anything-0123")]:
+        _, refusal = forge(host, MEMBER, 10587, login)
+        assert refusal.startswith("refused:"), (login, refusal)
+
+
+def test_no_local_user_can_ask_the_signer_itself(host):
+    """OpenDKIM listens on a Unix socket only Postfix's group may use, on no TCP port."""
+    assert host.run("ss -Hltnp | grep -q opendkim").rc != 0
+    socket_path = "/var/spool/postfix/opendkim/opendkim.sock"
+    socket = host.file(socket_path)
+    assert socket.is_socket
+    assert (socket.user, socket.group) == ("opendkim", "postfix")
+    assert socket.mode & 0o007 == 0
+    assert connects(host, "postfix", socket_path).rc == 0
+    for user in [MEMBER, "www-data", "list"]:
+        assert "PermissionError" in connects(host, user, socket_path).stderr, user
 
 
 def test_nginx_serves_the_web_interface_per_structure(host):

@@ -1,8 +1,10 @@
-"""The opendkim role with Postfix on its test host: mail From a listed domain, submitted on the
-host, is delivered with a DKIM signature that dkimpy accepts, the public key coming from the
-controller's copy of the key (through a test double of DNS); an altered message fails, mail
-From an unlisted domain or from a remote client carries no signature, the keys are readable by
-root and opendkim only, and a key openssl refuses changes nothing."""
+"""The opendkim role with Postfix on its test host: mail From a listed domain, submitted to
+Postfix's signing listener with its account, is delivered with a DKIM signature that dkimpy
+accepts, the public key coming from the controller's copy of the key (through a test double of
+DNS); an altered message fails; mail From an unlisted domain, from a remote client, or submitted
+on the host any other way (sendmail, port 25) carries no signature; no local user can reach the
+signer; the keys are readable by root and opendkim only, and a key openssl refuses changes
+nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from scenario_tools import ansible_playbook, dkim_report, public_key_record
+from scenario_tools import ansible_playbook, connects, dkim_report, public_key_record
 
 HOST = "chaton-test-opendkim"
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -35,18 +37,25 @@ KEY_DIR = "/etc/opendkim/keys"
 # The body of the vault value refuse_bad_key.yml gives the role.
 BAD_KEY_BODY = "Y2hhdG9uLXRlc3Qtbm90LWEta2V5LWJ1dC1pdC1sb29rcy1saWtlLW9uZQ=="
 WAIT = 30  # seconds a message may take to arrive
+SIGNING_PORT = 10587  # the postfix role's signing listener (its default)
+SIGNING_LOGIN = (VARS["test_signing_user"], VARS["test_signing_password"])
+SOCKET = "/var/spool/postfix/opendkim/opendkim.sock"
+MILTER = f"unix:{SOCKET}"
 
-# An SMTP session with postfix on 127.0.0.1:25, From: and envelope sender argv[2], to argv[3].
-# With --remote, the client first says through XCLIENT (allowed from loopback in this scenario)
-# that it is 192.0.2.10, a host outside the ones whose mail is signed.
+# An SMTP session with postfix on 127.0.0.1, port argv[1], From: and envelope sender argv[3],
+# to argv[4]. With --remote, the client first says through XCLIENT (allowed from loopback in
+# this scenario) that it is 192.0.2.10, a host of elsewhere; with --login, it logs in as
+# argv[6] with the password argv[7] (the signing listener's account).
 SMTP_SESSION = """
 import smtplib, sys
-remote, sender, recipient, token = sys.argv[1] == "--remote", sys.argv[2], sys.argv[3], sys.argv[4]
-smtp = smtplib.SMTP("127.0.0.1", 25, local_hostname="client.example.net", timeout=20)
+port, mode, sender, recipient, token = int(sys.argv[1]), sys.argv[2], *sys.argv[3:6]
+smtp = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.net", timeout=20)
 smtp.ehlo()
-if remote:
+if mode == "--remote":
     assert smtp.docmd("XCLIENT", "ADDR=192.0.2.10 NAME=client.example.net")[0] == 220
     smtp.ehlo()
+if mode == "--login":
+    smtp.login(sys.argv[6], sys.argv[7])
 headers = f"From: {sender}\\r\\nTo: {recipient}\\r\\nSubject: test {token}\\r\\n"
 message = f"{headers}\\r\\nThe body of {token}.\\r\\n"
 smtp.sendmail(sender, [recipient], message)
@@ -74,11 +83,20 @@ def send(host, sender: str) -> str:
 
 
 def send_smtp(host, sender: str, remote: bool = False) -> str:
+    """Over SMTP on port 25, from this host (or, remote, as a client of elsewhere)."""
+    return _smtp(host, 25, "--remote" if remote else "--local", sender)
+
+
+def send_signed(host, sender: str) -> str:
+    """Through the signing listener, logged in with its account (as Mailman submits)."""
+    return _smtp(host, SIGNING_PORT, "--login", sender, *SIGNING_LOGIN)
+
+
+def _smtp(host, port: int, mode: str, sender: str, *login: str) -> str:
     token = f"chaton-test-{uuid.uuid4().hex}"
-    flag = "--remote" if remote else "--local"
+    args = [str(port), mode, sender, f"{MAILBOX_USER}@{MYHOSTNAME}", token, *login]
     result = host.run(
-        f"python3 -c {shlex.quote(SMTP_SESSION)} {flag} {shlex.quote(sender)} "
-        f"{MAILBOX_USER}@{MYHOSTNAME} {token}"
+        f"python3 -c {shlex.quote(SMTP_SESSION)} {' '.join(shlex.quote(a) for a in args)}"
     )
     assert result.rc == 0, result.stderr
     return token
@@ -99,11 +117,18 @@ def delivered(host, token: str, domain: str = SIGNED, record: str = RECORD) -> d
     return report
 
 
-def test_opendkim_runs_and_listens_on_loopback_only(host):
+def test_opendkim_runs_and_only_postfix_can_reach_it(host):
+    """A Unix socket Postfix's group alone may use; no TCP port a local process could use."""
     assert host.service("opendkim").is_running
     assert host.service("opendkim").is_enabled
-    listening = host.check_output("ss -Hltn 'sport = :8891'").splitlines()
-    assert {line.split()[3].rsplit(":", 1)[0] for line in listening} == {"127.0.0.1"}
+    assert host.run("ss -Hltnp | grep -q opendkim").rc != 0
+    folder = host.file(SOCKET.rsplit("/", 1)[0])
+    assert (folder.user, folder.group, folder.mode) == ("opendkim", "postfix", 0o2750)
+    socket = host.file(SOCKET)
+    assert socket.is_socket and socket.group == "postfix" and socket.mode & 0o007 == 0
+    assert connects(host, "postfix", SOCKET).rc == 0
+    for user in ["nobody", MAILBOX_USER]:
+        assert "PermissionError" in connects(host, user, SOCKET).stderr, user
 
 
 def test_configuration_passes_opendkim_check(host):
@@ -114,7 +139,7 @@ def test_configuration_passes_opendkim_check(host):
         "Mode                    s",
         "Canonicalization        relaxed/simple",
         "OversignHeaders         From",
-        "Socket                  inet:8891@127.0.0.1",
+        f"Socket                  local:{SOCKET}",
     ]:
         assert line in conf.splitlines(), line
     signing = host.file("/etc/opendkim/SigningTable").content_string.splitlines()
@@ -127,9 +152,14 @@ def test_configuration_passes_opendkim_check(host):
     ) in keys
 
 
-def test_postfix_sends_all_mail_through_the_milter(host):
-    assert host.check_output("postconf -h smtpd_milters") == "inet:127.0.0.1:8891"
-    assert host.check_output("postconf -h non_smtpd_milters") == "$smtpd_milters"
+def test_only_the_signing_listener_goes_through_the_milter(host):
+    assert host.check_output("postconf -h smtpd_milters") == ""
+    assert host.check_output("postconf -h non_smtpd_milters") == ""
+    service = f"127.0.0.1:{SIGNING_PORT}/inet"
+    assert host.check_output(f"postconf -Ph '{service}/smtpd_milters'") == MILTER
+    assert host.check_output(f"postconf -Ph '{service}/smtpd_sasl_auth_enable'") == "yes"
+    assert host.socket(f"tcp://127.0.0.1:{SIGNING_PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{SIGNING_PORT}").is_listening
 
 
 def test_keys_are_readable_by_root_and_opendkim_only(host):
@@ -156,7 +186,7 @@ def test_the_key_of_a_domain_no_longer_listed_is_removed(host):
 
 
 def test_mail_from_a_signed_domain_verifies(host):
-    report = delivered(host, send(host, f"someone@{SIGNED}"))
+    report = delivered(host, send_signed(host, f"someone@{SIGNED}"))
     assert len(report["signatures"]) == 1, report
     signature = report["signatures"][0]
     assert signature["d"] == SIGNED
@@ -170,7 +200,7 @@ def test_mail_from_a_signed_domain_verifies(host):
 
 
 def test_the_verification_can_fail(host):
-    token = send(host, f"someone@{SIGNED}")
+    token = send_signed(host, f"someone@{SIGNED}")
     report = delivered(host, token)
     assert report["verified"] is True
     assert report["body_altered"] is False
@@ -190,17 +220,45 @@ def test_the_verification_can_fail(host):
     assert delivered(host, token, record=other_record)["verified"] is False
 
 
-def test_mail_over_smtp_from_this_host_and_the_extra_domain_is_signed(host):
-    report = delivered(host, send_smtp(host, f"news@{EXTRA}"), domain=EXTRA)
+def test_mail_from_the_extra_domain_is_signed(host):
+    report = delivered(host, send_signed(host, f"news@{EXTRA}"), domain=EXTRA)
     assert [s["d"] for s in report["signatures"]] == [EXTRA]
     assert report["verified"] is True
     assert report["queries"][0] == record_name(EXTRA)
 
 
 def test_mail_from_an_unlisted_domain_is_not_signed(host):
-    report = delivered(host, send(host, f"someone@{UNSIGNED}"))
+    report = delivered(host, send_signed(host, f"someone@{UNSIGNED}"))
     assert report["signatures"] == []
     assert report["queries"] == []
+
+
+@pytest.mark.parametrize("how", ["sendmail", "smtp"])
+def test_mail_submitted_on_this_host_without_the_account_is_not_signed(host, how):
+    """Any local process may write From: a signed domain; only the signing listener's account
+    gets a signature."""
+    token = send(host, f"someone@{SIGNED}") if how == "sendmail" else send_smtp(host, f"x@{SIGNED}")
+    assert delivered(host, token)["signatures"] == []
+
+
+def test_the_signing_listener_takes_nothing_without_its_account(host):
+    for login in [(), ("--login-as", VARS["test_signing_user"], "not-the-password-01234")]:
+        mode = "--local" if not login else "--login"
+        args = [
+            str(SIGNING_PORT),
+            mode,
+            f"x@{SIGNED}",
+            f"{MAILBOX_USER}@{MYHOSTNAME}",
+            "t",
+            *login[1:],
+        ]
+        result = host.run(
+            f"python3 -c {shlex.quote(SMTP_SESSION)} {' '.join(shlex.quote(a) for a in args)}"
+        )
+        assert result.rc != 0
+        assert (
+            "SMTPRecipientsRefused" in result.stderr or "SMTPAuthenticationError" in result.stderr
+        )
 
 
 def test_mail_from_a_remote_client_is_not_signed(host):
@@ -229,5 +287,5 @@ def test_a_key_openssl_refuses_changes_nothing(host):
     assert sorted(host.check_output(f"ls -A {KEY_DIR}").split()) == sorted(
         f"{SELECTOR}._domainkey.{d}.private" for d in [SIGNED, EXTRA]
     )
-    report = delivered(host, send(host, f"someone@{SIGNED}"))
+    report = delivered(host, send_signed(host, f"someone@{SIGNED}"))
     assert report["verified"] is True

@@ -220,6 +220,73 @@ def test_list_mail_follows_the_transport_map(host, recipient):
     assert record["username"] is None  # the credentials are the relayhost's only
 
 
+SIGNING_PORT = 10587
+SIGNING_DB = "/etc/postfix/sasl/chaton-signing.sasldb"
+SIGNING_PASSWORD = VARS["test_signing_password"]
+# An SMTP session with the signing listener, logged in as argv[1] with argv[2] when argv[1] is
+# not empty, to the local mailbox argv[3]; prints "sent" or the refusal.
+SIGNING_SESSION = """
+import smtplib, sys
+user, password, recipient, token = sys.argv[1:5]
+try:
+    with smtplib.SMTP("127.0.0.1", 10587, timeout=20) as smtp:
+        if user:
+            smtp.login(user, password)
+        smtp.sendmail("app@example.net", [recipient], f"Subject: {token}\\r\\n\\r\\n{token}\\r\\n")
+    print("sent")
+except smtplib.SMTPException as refusal:
+    print(type(refusal).__name__)
+"""
+
+
+def submit(host, user: str = "", password: str = "") -> tuple[str, str]:
+    token = f"chaton-test-{uuid.uuid4().hex}"
+    args = [user, password, f"{MAILBOX_USER}@{MYHOSTNAME}", token]
+    result = host.run(
+        f"python3 -c {shlex.quote(SIGNING_SESSION)} {' '.join(shlex.quote(a) for a in args)}"
+    )
+    assert result.rc == 0, result.stderr
+    return token, result.stdout.strip()
+
+
+def test_the_signing_listener_takes_mail_from_its_account_only(host):
+    assert host.socket(f"tcp://127.0.0.1:{SIGNING_PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{SIGNING_PORT}").is_listening
+    token, said = submit(host, VARS["test_signing_user"], SIGNING_PASSWORD)
+    assert said == "sent"
+    wait_for(lambda: in_mailbox(host, MAILBOX_USER, token), token)
+    assert submit(host)[1] == "SMTPRecipientsRefused"
+    assert submit(host, VARS["test_signing_user"], "not-the-password-0123")[1] == (
+        "SMTPAuthenticationError"
+    )
+    assert submit(host, "root", SIGNING_PASSWORD)[1] == "SMTPAuthenticationError"
+
+
+def test_the_signing_password_stays_in_its_database(host):
+    database = host.file(SIGNING_DB)
+    assert (database.user, database.group, database.mode) == ("root", "postfix", 0o640)
+    users = host.check_output(f"sasldblistusers2 -f {SIGNING_DB}")
+    assert users.split(":")[0] == f"{VARS['test_signing_user']}@chaton-signing", users
+    stamp = host.file("/etc/postfix/sasl/chaton-signing.sha256")
+    assert (stamp.user, stamp.mode) == ("root", 0o600)
+    found = host.run(
+        f"grep -rlF {shlex.quote(SIGNING_PASSWORD)} /etc /var/log /run; "
+        "journalctl --no-pager -o cat | grep -cF " + shlex.quote(SIGNING_PASSWORD)
+    ).stdout.split()
+    assert found == [SIGNING_DB, "0"], found
+
+
+def test_without_accounts_the_signing_listener_is_removed(host):
+    playbook = ansible_playbook(HOST, SCENARIO / "no_signing.yml")
+    assert playbook.returncode == 0, playbook.stdout[-3000:]
+    assert not host.socket(f"tcp://127.0.0.1:{SIGNING_PORT}").is_listening
+    assert "chaton signing listener" not in host.file("/etc/postfix/master.cf").content_string
+    for path in [SIGNING_DB, "/etc/postfix/sasl/chaton-signing.conf"]:
+        assert not host.file(path).exists, path
+    token = send(host, MAILBOX_USER)
+    wait_for(lambda: in_mailbox(host, MAILBOX_USER, token), token)
+
+
 def test_incoming_starttls_offers_the_configured_certificate(host):
     served = host.run(
         "openssl s_client -starttls smtp -connect 127.0.0.1:25 </dev/null 2>/dev/null"
