@@ -301,6 +301,22 @@ def test_a_file_name_is_printed_escaped_never_obeyed_by_the_terminal(
 
 
 @pytest.mark.usefixtures("english")
+@pytest.mark.parametrize("command", ["plan", "render", "dns", "catalog", "costs"])
+def test_every_command_that_reads_the_inventory_prints_file_names_escaped(
+    inventory: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """The commands besides validate read the inventory through the same loader: a structure
+    file's name reaches the operator's terminal escaped there too, whatever the command."""
+    name = "zz-\x1b[2J\u202eclaim.yml"
+    (inventory / "structures" / name).write_text(structure_file("zz-claim", 9), encoding="utf-8")
+    assert main([command, "--inventory", str(inventory)]) == 2
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "\x1b" not in out and "\u202e" not in out
+    assert f"{inventory / 'structures'}/zz-\\x1b[2J\\u202eclaim.yml:2:7: " in out, out
+
+
+@pytest.mark.usefixtures("english")
 def test_when_the_association_and_the_collective_share_a_domain_its_subdomains_stay_open(
     inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -218,7 +218,7 @@ def test_each_instance_is_wired_to_its_own(host, name):
 
 def test_settings_file_holds_the_vaults_values_for_the_instance_only(host):
     env = host.file("/srv/mastodon/shared/.env.production")
-    assert (env.user, env.group, env.mode) == ("mastodon-shared", "mastodon-shared", 0o600)
+    assert (env.user, env.group, env.mode) == ("root", "mastodon-shared", 0o640)
     text = env.content_string
     assert f"SECRET_KEY_BASE={secret('shared', 'secret_key_base')}\n" in text
     assert f"OTP_SECRET={secret('shared', 'otp_secret')}\n" in text
@@ -243,6 +243,38 @@ def test_shared_cannot_read_gammas_settings_or_media(host):
         attempt = host.run(f"runuser -u mastodon-shared -- ls -l {path}")
         assert attempt.rc != 0 and "Permission denied" in attempt.stderr, path
     assert host.run("runuser -u www-data -- cat /srv/mastodon/gamma/.env.production").rc != 0
+
+
+UPGRADE_BACKUPS = "/var/backups/chaton/mastodon"
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        # What would make root, postgres or systemd use the user's files: a live link of its
+        # own, settings of its own (or a link to another instance's), a folder where root writes.
+        "ln -sfn /tmp /srv/mastodon/gamma/live",
+        "ln -sfn /srv/mastodon/shared/.env.production /srv/mastodon/gamma/.env.production",
+        "sh -c 'echo DB_PASS=x >> /srv/mastodon/gamma/.env.production'",
+        "mkdir /srv/mastodon/gamma/backups",
+        f"ls {UPGRADE_BACKUPS}/gamma",
+    ],
+)
+def test_the_instance_user_cannot_change_what_root_uses_in_its_home(host, attempt):
+    """gamma's own user tries to swap what root, postgres and systemd work with: its home and
+    its settings are root's, its upgrade backups in a folder of root's alone."""
+    live = host.file("/srv/mastodon/gamma/live").linked_to
+    digest = env_digest(host, "gamma")
+    tried = host.run(f"runuser -u mastodon-gamma -- {attempt}")
+    assert tried.rc != 0 and "Permission denied" in tried.stderr, attempt
+    assert host.file("/srv/mastodon/gamma/live").linked_to == live
+    assert env_digest(host, "gamma") == digest
+    home = host.file("/srv/mastodon/gamma")
+    assert (home.user, home.group, home.mode) == ("root", "mastodon-gamma", 0o750)
+    acl = host.check_output("getfacl -p --omit-header /srv/mastodon/gamma").split()
+    assert "user:www-data:--x" in acl and "other::---" in acl, acl
+    backups = host.file(f"{UPGRADE_BACKUPS}/gamma")
+    assert (backups.user, backups.group, backups.mode) == ("root", "root", 0o700)
 
 
 @pytest.mark.parametrize(
@@ -351,7 +383,7 @@ def test_upgrade_runs_pre_deployment_migrations_restart_then_post_deployment(hos
     # whether its upgrade had begun (the role's "upgrading" mark).
     noted = "/root/backed-up-before-upgrade"
     record = (
-        f"echo {{name}} $(cat /srv/mastodon/{{name}}/backups/upgrading 2>/dev/null "
+        f"echo {{name}} $(cat {UPGRADE_BACKUPS}/{{name}}/upgrading 2>/dev/null "
         f"|| echo not-begun) >> {noted}"
     )
     run = converge(test_shared_version="4.3.1", mastodon_backup_command=["sh", "-c", record])
@@ -366,11 +398,11 @@ def test_upgrade_runs_pre_deployment_migrations_restart_then_post_deployment(hos
     assert host.file("/srv/mastodon/shared/live").linked_to == f"{RELEASES}/4.3.1"
     assert proof(host, "shared")["version"] == "4.3.1"
     # A backup first: pg_dump's custom format, root's only.
-    backups = host.run("ls /srv/mastodon/shared/backups").stdout.split()
+    backups = host.run(f"ls {UPGRADE_BACKUPS}/shared").stdout.split()
     assert len(backups) == 1 and backups[0].endswith("-4.3.0.dump"), backups
-    dump = host.file(f"/srv/mastodon/shared/backups/{backups[0]}")
+    dump = host.file(f"{UPGRADE_BACKUPS}/shared/{backups[0]}")
     assert (dump.user, dump.mode) == ("root", 0o600)
-    assert host.run(f"head -c 5 /srv/mastodon/shared/backups/{backups[0]}").stdout == "PGDMP"
+    assert host.run(f"head -c 5 {UPGRADE_BACKUPS}/shared/{backups[0]}").stdout == "PGDMP"
     # Then: pre-deployment migrations with 4.3.1's code, the restart on 4.3.1, post-deployment.
     after = [c for c in commands(host, "shared") if c["id"] > start]
     steps = [
@@ -409,7 +441,7 @@ def test_an_unsupported_jump_is_refused_before_anything_changes(host):
     assert "Nothing was changed" in output
     assert host.file("/srv/mastodon/shared/live").linked_to == f"{RELEASES}/4.3.1"
     assert not host.file(f"{RELEASES}/4.5.0").exists
-    assert len(host.run("ls /srv/mastodon/shared/backups").stdout.split()) == 1
+    assert len(host.run(f"ls {UPGRADE_BACKUPS}/shared").stdout.split()) == 1
     assert commands(host, "shared") == before
 
 
@@ -492,7 +524,7 @@ def test_a_failed_upgrade_stops_saying_where_and_the_next_run_resumes(host):
     assert "upgrading instance gamma from 4.3.0 to 4.3.1 failed at" in output
     assert "Run the pre-deployment migrations" in output
     assert "Forced failure (test release)" in output
-    backups = host.run("ls /srv/mastodon/gamma/backups").stdout.split()
+    backups = host.run(f"ls {UPGRADE_BACKUPS}/gamma").stdout.split()
     assert any(name.endswith("-4.3.0.dump") for name in backups) and "upgrading" in backups
     # The old release still serves.
     assert host.file("/srv/mastodon/gamma/live").linked_to == f"{RELEASES}/4.3.0"
@@ -501,7 +533,7 @@ def test_a_failed_upgrade_stops_saying_where_and_the_next_run_resumes(host):
     again = converge("--tags", "mastodon", test_shared_version="4.3.1", test_gamma_version="4.3.1")
     assert again.returncode == 0, again.stdout[-3000:]
     assert proof(host, "gamma")["version"] == "4.3.1"
-    assert not host.file("/srv/mastodon/gamma/backups/upgrading").exists
+    assert not host.file(f"{UPGRADE_BACKUPS}/gamma/upgrading").exists
     flags = psql(
         host,
         "mastodon_gamma",

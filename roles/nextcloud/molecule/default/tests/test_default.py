@@ -460,6 +460,47 @@ def test_alpha_cannot_read_betas_files(host, path):
     assert host.run(f"runuser -u www-data -- cat {shlex.quote(path)}").rc != 0
 
 
+UPGRADE_BACKUPS = "/var/backups/chaton/nextcloud"
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        # What would make root or postgres use the user's files: a release link of its own,
+        # a folder of its own where root writes or reads (upgrade dumps, config).
+        "ln -sfn /tmp /srv/nextcloud/alpha/release",
+        "mv /srv/nextcloud/alpha/release /srv/nextcloud/alpha/release.old",
+        "mkdir /srv/nextcloud/alpha/backups",
+        "mv /srv/nextcloud/alpha/config /srv/nextcloud/alpha/config.old",
+        "touch /srv/nextcloud/alpha/anything",
+        f"ls {UPGRADE_BACKUPS}/alpha",
+    ],
+)
+def test_the_instance_user_cannot_change_what_root_uses_in_its_home(host, attempt):
+    """alpha's own user tries to swap what root and postgres work with: its home is root's, its
+    upgrade backups out of it in a folder of root's alone."""
+    release = host.file("/srv/nextcloud/alpha/release").linked_to
+    tried = host.run(f"runuser -u nextcloud-alpha -- {attempt}")
+    assert tried.rc != 0 and "Permission denied" in tried.stderr, attempt
+    assert host.file("/srv/nextcloud/alpha/release").linked_to == release
+    home = host.file("/srv/nextcloud/alpha")
+    assert (home.user, home.group, home.mode) == ("root", "nextcloud-alpha", 0o750)
+    backups = host.file(f"{UPGRADE_BACKUPS}/alpha")
+    assert (backups.user, backups.group, backups.mode) == ("root", "root", 0o700)
+    assert not host.file("/srv/nextcloud/alpha/backups").exists
+
+
+def test_only_the_web_server_may_cross_an_instances_home(host):
+    """An ACL lets www-data cross alpha's home (to its release and apps); another instance's
+    user cannot even look at a name in it."""
+    acl = host.check_output("getfacl -p --omit-header /srv/nextcloud/alpha").split()
+    assert "user:www-data:--x" in acl and "other::---" in acl, acl
+    assert host.run("runuser -u www-data -- test -e /srv/nextcloud/alpha/release/occ").rc == 0
+    assert host.run("runuser -u www-data -- ls /srv/nextcloud/alpha").rc != 0
+    peek = host.run("runuser -u nextcloud-beta -- ls -l /srv/nextcloud/alpha/release")
+    assert peek.rc != 0 and "Permission denied" in peek.stderr
+
+
 @pytest.mark.parametrize(
     "socket_path", ["/run/php/nextcloud-beta.sock", "/run/redis-nextcloud-beta/redis-server.sock"]
 )
@@ -709,7 +750,7 @@ def test_a_failed_upgrade_is_rolled_back_to_the_previous_release_with_its_data(h
     assert state["versionstring"] == PREVIOUS and not state["maintenance"]
     assert not state["needsDbUpgrade"]
     assert host.file("/srv/nextcloud/gamma/release").linked_to == f"{RELEASES}/{PREVIOUS}"
-    assert not host.file("/srv/nextcloud/gamma/backups/upgrading").exists
+    assert not host.file(f"{UPGRADE_BACKUPS}/gamma/upgrading").exists
     gamma_holds_its_data(host)
 
 
@@ -722,7 +763,7 @@ def test_upgrade_to_the_next_major_keeps_the_data_and_serves_it(host):
     # whether its upgrade had begun (the role's "upgrading" mark).
     noted = "/root/backed-up-before-upgrade"
     record = (
-        f"echo {{name}} $(cat /srv/nextcloud/{{name}}/backups/upgrading 2>/dev/null "
+        f"echo {{name}} $(cat {UPGRADE_BACKUPS}/{{name}}/upgrading 2>/dev/null "
         f"|| echo not-begun) >> {noted}"
     )
     run = converge(
@@ -740,10 +781,10 @@ def test_upgrade_to_the_next_major_keeps_the_data_and_serves_it(host):
     code, body = nextcloud_https(host, "gamma", "/status.php")
     assert code == 200 and json.loads(body)["versionstring"] == CURRENT
     gamma_holds_its_data(host)
-    backups = host.run("ls /srv/nextcloud/gamma/backups").stdout.split()
+    backups = host.run(f"ls {UPGRADE_BACKUPS}/gamma").stdout.split()
     # The failed upgrade's backup, then this one's.
     assert len(backups) == 2 and all(b.endswith(f"-{PREVIOUS}") for b in backups)
-    assert host.file(f"/srv/nextcloud/gamma/backups/{backups[-1]}/database.dump").size > 0
+    assert host.file(f"{UPGRADE_BACKUPS}/gamma/{backups[-1]}/database.dump").size > 0
     # beta was not touched.
     assert (
         status(host, "beta"),
