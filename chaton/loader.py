@@ -35,6 +35,7 @@ from chaton.errors import BadInput
 from chaton.i18n import _
 from chaton.model import Collective, Structure
 from chaton.model.types import ERROR_TYPE, TEMPLATE_KEY, Domain, Identifier, show
+from chaton.names import RESERVED_MASTODON_USERNAMES, ReservedNames
 from chaton.validation import (
     COLLECTIVE_FILE,
     STRUCTURES_DIR,
@@ -553,10 +554,14 @@ def _parse_model(
 
 
 def check_texts(
-    root: Path, collective_text: str | None, structure_texts: Mapping[str, str]
+    root: Path,
+    collective_text: str | None,
+    structure_texts: Mapping[str, str],
+    reserved: ReservedNames | None = None,
 ) -> CheckResult:
     """Check an inventory given as texts: `structure_texts` maps file names (stems) to YAML.
-    A `collective_text` of None means collective.yml could not be read (already reported)."""
+    A `collective_text` of None means collective.yml could not be read (already reported).
+    `reserved`: the names the inventory's Ansible variables give the hosting association."""
     errors: list[LoadError] = []
     marks: dict[str, SourceMap] = {}
     collective: Collective | None = None
@@ -576,7 +581,7 @@ def check_texts(
             structures[stem] = structure
         elif parsed.data is not None:
             partial[stem] = _partial_keys(parsed.data)
-    findings = validate(collective, structures, partial)
+    findings = validate(collective, structures, partial, reserved)
     errors.extend(_finding_errors(root, findings, marks))
     return CheckResult(
         root=root,
@@ -697,6 +702,43 @@ def _read(file: Path, root: Path, errors: list[LoadError]) -> str | None:
         return None
 
 
+class _AnsibleVarsLoader(yaml.SafeLoader):
+    """Reads an Ansible variables file for plain values: its tags (`!vault`, `!unsafe`) give
+    None, never an error."""
+
+
+_AnsibleVarsLoader.add_multi_constructor("!", lambda _loader, _suffix, _node: None)
+
+
+def reserved_names(root: Path) -> ReservedNames:
+    """The names the inventory's group_vars give the hosting association: its administrators'
+    Unix accounts (`common_admins[].name`) and the Mastodon administrator's account
+    (`mastodon_admin_username`, besides the role's default and `admin`). A file Ansible reads
+    but YAML cannot (a vault) is skipped: Ansible reports it."""
+    users: set[str] = set()
+    accounts: set[str] = set(RESERVED_MASTODON_USERNAMES)
+    folder = root / "group_vars"
+    files = sorted(folder.glob("*.yml")) + sorted(folder.glob("*/*.yml")) if folder.is_dir() else []
+    for file in files:
+        try:
+            data = yaml.load(file.read_text(encoding="utf-8"), Loader=_AnsibleVarsLoader)  # noqa: S506
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        admins = data.get("common_admins")
+        if isinstance(admins, list):
+            users.update(
+                admin["name"]
+                for admin in admins
+                if isinstance(admin, dict) and isinstance(admin.get("name"), str)
+            )
+        account = data.get("mastodon_admin_username")
+        if isinstance(account, str):
+            accounts.add(account.lower())
+    return ReservedNames(unix_users=frozenset(users), mastodon_accounts=frozenset(accounts))
+
+
 def check_inventory(root: Path) -> CheckResult:
     """Read and check a whole inventory folder. Raises BadInput when there is no inventory."""
     collective_file = root / COLLECTIVE_FILE
@@ -737,7 +779,7 @@ def check_inventory(root: Path) -> CheckResult:
                 unreadable += 1
             else:
                 structure_texts[file.stem] = text
-    result = check_texts(root, collective_text, structure_texts)
+    result = check_texts(root, collective_text, structure_texts, reserved_names(root))
     if not read_errors:
         return result
     return CheckResult(

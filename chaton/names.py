@@ -13,6 +13,7 @@ them, `chaton validate` proves them unique across the structures before anything
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 UNIX_NAME_MAX = 32
 # The services whose instances run as a Unix user of their own, named after the slug.
@@ -22,6 +23,17 @@ MASTODON_USERNAME_MAX = 30
 # Accounts a shared Mastodon holds besides the structures': the role's administrator
 # (mastodon_admin_username's default) and the name every instance keeps for its administrator.
 RESERVED_MASTODON_USERNAMES = frozenset({"chaton_admin", "admin"})
+
+
+@dataclass(frozen=True)
+class ReservedNames:
+    """Names the inventory's Ansible variables give to the hosting association (group_vars):
+    its administrators' Unix accounts (the common role's `common_admins`) and the administrator's
+    account on every Mastodon (`mastodon_admin_username`). A structure's derived names must not
+    be one of them: the roles would take that account over."""
+
+    unix_users: frozenset[str] = frozenset()
+    mastodon_accounts: frozenset[str] = RESERVED_MASTODON_USERNAMES
 
 
 def unix_name(prefix: str, name: str) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from chaton.model import Collective, Structure, domain_to_ascii
 from chaton.model.types import show
-from chaton.names import RESERVED_MASTODON_USERNAMES, mastodon_username, unix_names
+from chaton.names import ReservedNames, mastodon_username, unix_names
 
 COLLECTIVE_FILE = "collective.yml"
 STRUCTURES_DIR = "structures"
@@ -406,9 +406,12 @@ def check_structure_against(
     return findings
 
 
-def check_structures_together(keys: Mapping[str, StructureKeys]) -> list[Finding]:
-    """Checks across structure files: unique slugs, unique domains, no one else's subdomain.
-    The first file in alphabetical order keeps a slug or domain; the others are reported."""
+def check_structures_together(
+    keys: Mapping[str, StructureKeys], reserved: ReservedNames | None = None
+) -> list[Finding]:
+    """Checks across structure files: unique slugs, unique domains, no one else's subdomain,
+    no derived name that is another's or the hosting association's (`reserved`). The first
+    file in alphabetical order keeps a slug or domain; the others are reported."""
     findings: list[Finding] = []
     slugs: dict[str, str] = {}
     domains: dict[str, str] = {}
@@ -427,7 +430,7 @@ def check_structures_together(keys: Mapping[str, StructureKeys]) -> list[Finding
             )
         else:
             slugs[slug] = stem
-    findings += _derived_names_clash(keys, slugs)
+    findings += _derived_names_clash(keys, slugs, reserved or ReservedNames())
     for stem in sorted(keys):
         for _index, domain in keys[stem].domains:
             domains.setdefault(domain_to_ascii(domain), stem)
@@ -471,7 +474,7 @@ def check_structures_together(keys: Mapping[str, StructureKeys]) -> list[Finding
 
 
 def _derived_names_clash(
-    keys: Mapping[str, StructureKeys], slugs: Mapping[str, str]
+    keys: Mapping[str, StructureKeys], slugs: Mapping[str, str], reserved: ReservedNames
 ) -> list[Finding]:
     """The names each slug becomes on the servers (chaton.names), unique across the structures:
     a Unix user (and its pool and Redis), an account on the shared Mastodon. Cut to their
@@ -488,6 +491,18 @@ def _derived_names_clash(
             continue
         document = structure_document(stem)
         for user in unix_names(slug):
+            if user in reserved.unix_users:
+                findings.append(
+                    Finding(
+                        document,
+                        ("slug",),
+                        "slug {value} makes the Unix user {name}, which is an account of the "
+                        "hosting association's administrators (common_admins): choose another "
+                        "slug",
+                        {"value": show(slug), "name": show(user)},
+                    )
+                )
+                continue
             other = users.setdefault(user, stem)
             if other != stem:
                 findings.append(
@@ -504,7 +519,7 @@ def _derived_names_clash(
                     )
                 )
         account = mastodon_username(slug)
-        if account in RESERVED_MASTODON_USERNAMES:
+        if account in reserved.mastodon_accounts:
             findings.append(
                 Finding(
                     document,
@@ -537,6 +552,7 @@ def validate(
     collective: Collective | None,
     structures: Mapping[str, Structure],
     partial: Mapping[str, StructureKeys] | None = None,
+    reserved: ReservedNames | None = None,
 ) -> list[Finding]:
     """Every cross-field and cross-document check.
 
@@ -556,5 +572,5 @@ def validate(
             findings.extend(check_structure(stem, structure))
             if collective is not None:
                 findings.extend(check_structure_against(stem, structure, collective))
-    findings.extend(check_structures_together(keys))
+    findings.extend(check_structures_together(keys, reserved))
     return findings

@@ -20,7 +20,7 @@ from chaton.cli import add_inventory_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.files import create_new
 from chaton.i18n import _
-from chaton.loader import InvalidInventory, check_inventory, check_texts
+from chaton.loader import InvalidInventory, check_inventory, check_texts, reserved_names
 from chaton.validation import COLLECTIVE_FILE, STRUCTURES_DIR
 
 HEADER = (
@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
     text = structure_text(structure_document(args))
     collective_text, structure_texts = _texts(root)
     structure_texts[args.slug] = text
-    result = check_texts(root, collective_text, structure_texts)
+    result = check_texts(root, collective_text, structure_texts, reserved_names(root))
     if not result.valid:
         raise InvalidInventory(result.errors)
     if args.dry_run:

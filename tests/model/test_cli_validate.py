@@ -207,6 +207,47 @@ def test_a_slug_that_makes_the_mastodon_administrator_is_refused(
 
 
 @pytest.mark.usefixtures("english")
+def test_a_slug_that_makes_an_administrators_unix_account_is_refused(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hosting association's administrators (group_vars' common_admins) are Unix accounts
+    too: a structure whose website account would be one of them would take it over."""
+    group_vars = inventory / "group_vars" / "chaton_servers.yml"
+    text = group_vars.read_text(encoding="utf-8")
+    text = text.replace(
+        "common_admins:\n", "common_admins:\n  - name: website-sam\n    ssh_keys: []\n", 1
+    )
+    group_vars.write_text(text, encoding="utf-8")
+    code, lines = validate_with(inventory, ["sam", "samuel"], capsys)
+    assert code == 2
+    assert lines == [
+        f"{inventory / 'structures' / 'sam.yml'}:2:7: slug: slug 'sam' makes the Unix user "
+        "'website-sam', which is an account of the hosting association's administrators "
+        "(common_admins): choose another slug",
+    ]
+
+
+@pytest.mark.usefixtures("english")
+def test_the_inventorys_own_mastodon_administrator_is_reserved(
+    inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An inventory that names Mastodon's administrator otherwise (group_vars) reserves that
+    name; vault-encrypted values in group_vars are no obstacle to reading it."""
+    (inventory / "group_vars" / "all").mkdir()
+    (inventory / "group_vars" / "all" / "mastodon.yml").write_text(
+        "mastodon_admin_username: Moderation\n"
+        "vault_example: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n",
+        encoding="utf-8",
+    )
+    code, lines = validate_with(inventory, ["moderation", "moderations"], capsys)
+    assert code == 2
+    assert lines == [
+        f"{inventory / 'structures' / 'moderation.yml'}:2:7: slug: slug 'moderation' makes the "
+        "Mastodon account 'moderation', which is the administrator's: choose another slug",
+    ]
+
+
+@pytest.mark.usefixtures("english")
 def test_long_slugs_that_stay_apart_are_valid(
     inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
