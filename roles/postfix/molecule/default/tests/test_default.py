@@ -276,6 +276,24 @@ def test_the_signing_password_stays_in_its_database(host):
     assert found == [SIGNING_DB, "0"], found
 
 
+def test_a_new_password_in_check_mode_is_reported_and_changes_nothing(host):
+    before = host.file(SIGNING_DB).sha256sum
+    secrets = {"chaton_secrets": {"test/signing/password": "another-signing-password-0123"}}
+    playbook = ansible_playbook(
+        HOST, SCENARIO / "converge.yml", "--check", "--diff", "-e", json.dumps(secrets)
+    )
+    assert playbook.returncode == 0, playbook.stdout[-3000:]
+    assert (
+        "changed: [chaton-test-postfix]"
+        in playbook.stdout.split("Write the digest of the accounts now in the database")[1].split(
+            "TASK"
+        )[0]
+    )
+    assert "another-signing-password-0123" not in playbook.stdout + playbook.stderr
+    assert host.file(SIGNING_DB).sha256sum == before
+    assert submit(host, VARS["test_signing_user"], SIGNING_PASSWORD)[1] == "sent"
+
+
 def test_without_accounts_the_signing_listener_is_removed(host):
     playbook = ansible_playbook(HOST, SCENARIO / "no_signing.yml")
     assert playbook.returncode == 0, playbook.stdout[-3000:]
