@@ -113,6 +113,20 @@ def test_the_web_interface_runs_as_its_own_account(host):
     assert (socket.user, socket.group, socket.mode) == ("mailman-web", "www-data", 0o660)
 
 
+def test_the_archives_full_text_index_is_the_web_interfaces_alone(host):
+    """HyperKitty's index holds the text of every list's archive, private lists too: no other
+    local user (a structure's PHP, say) may enter it."""
+    index = host.file("/var/lib/mailman3/web/fulltext_index")
+    assert (index.user, index.group, index.mode) == ("mailman-web", "mailman-web", 0o750)
+    for user in [MEMBER, "www-data", "list"]:
+        listing = host.run(f"runuser -u {user} -- ls /var/lib/mailman3/web/fulltext_index")
+        assert listing.rc != 0 and "Permission denied" in listing.stderr, user
+    owners = host.check_output(
+        "find /var/lib/mailman3/web/fulltext_index ! -user mailman-web -printf '%p\\n'"
+    )
+    assert owners == "", owners
+
+
 def test_the_periodic_jobs_run_as_the_web_interfaces_account_and_work(host):
     jobs = [
         line
