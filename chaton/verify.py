@@ -294,7 +294,8 @@ def expected_units(host_vars: Mapping[str, Any]) -> dict[str, list[str]]:
     units: dict[str, list[str]] = {}
 
     def add(structure: str, *names: str) -> None:
-        units.setdefault(structure, []).extend(names)
+        if names:  # a site not built from git runs no unit: no check of none
+            units.setdefault(structure, []).extend(names)
 
     if host_vars.get("nginx_vhosts"):
         add(SERVER_UNITS, "nginx.service")

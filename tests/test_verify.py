@@ -325,6 +325,12 @@ def test_the_units_of_the_example_collective() -> None:
     }
 
 
+def test_a_structure_whose_only_instance_runs_no_unit_gets_no_units_check() -> None:
+    """A website not built from git runs no unit of its own: no "0 systemd unit(s)" check."""
+    site = {"structure": "alpha", "name": "alpha", "git": None, "enabled": True}
+    assert expected_units({"website_sites": [site]}) == {SERVER_UNITS: ["postfix.service"]}
+
+
 def test_a_suspended_structure_has_no_unit_to_check() -> None:
     cloud = {"structure": "alpha", "name": "alpha", "redis": "nextcloud-alpha", "enabled": False}
     assert expected_units({"nextcloud_instances": [cloud]}) == {SERVER_UNITS: ["postfix.service"]}
