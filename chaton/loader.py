@@ -710,22 +710,32 @@ class _AnsibleVarsLoader(yaml.SafeLoader):
 _AnsibleVarsLoader.add_multi_constructor("!", lambda _loader, _suffix, _node: None)
 
 
-def reserved_names(root: Path) -> ReservedNames:
-    """The names the inventory's group_vars give the hosting association: its administrators'
-    Unix accounts (`common_admins[].name`) and the Mastodon administrator's account
-    (`mastodon_admin_username`, besides the role's default and `admin`). A file Ansible reads
-    but YAML cannot (a vault) is skipped: Ansible reports it."""
-    users: set[str] = set()
-    accounts: set[str] = set(RESERVED_MASTODON_USERNAMES)
+def group_vars(root: Path) -> list[dict[str, Any]]:
+    """The variables of the inventory's group_vars, file by file as Ansible reads them
+    (`group_vars/<group>.yml`, then `group_vars/<group>/*.yml`), plain values only: tags
+    (`!vault`, `!unsafe`) read as None. A file YAML cannot read (a vault) is skipped: Ansible
+    reports it."""
     folder = root / "group_vars"
-    files = sorted(folder.glob("*.yml")) + sorted(folder.glob("*/*.yml")) if folder.is_dir() else []
-    for file in files:
+    if not folder.is_dir():
+        return []
+    found: list[dict[str, Any]] = []
+    for file in sorted(folder.glob("*.yml")) + sorted(folder.glob("*/*.yml")):
         try:
             data = yaml.load(file.read_text(encoding="utf-8"), Loader=_AnsibleVarsLoader)  # noqa: S506
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        if not isinstance(data, dict):
-            continue
+        if isinstance(data, dict):
+            found.append(data)
+    return found
+
+
+def reserved_names(root: Path) -> ReservedNames:
+    """The names the inventory's group_vars give the hosting association: its administrators'
+    Unix accounts (`common_admins[].name`) and the Mastodon administrator's account
+    (`mastodon_admin_username`, besides the role's default and `admin`)."""
+    users: set[str] = set()
+    accounts: set[str] = set(RESERVED_MASTODON_USERNAMES)
+    for data in group_vars(root):
         admins = data.get("common_admins")
         if isinstance(admins, list):
             users.update(

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from chaton import artifacts, containers
 from chaton.commands.costs import print_written
 from chaton.commands.deploy import (
@@ -29,6 +27,7 @@ from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _, current_language
+from chaton.loader import group_vars
 from chaton.paths import PROJECT_ROOT
 from chaton.render import HOST_VARS
 from chaton.runner import FACT_CACHE
@@ -179,10 +178,9 @@ def pinned_versions(inventory: Path) -> dict[str, str]:
     """{kind: version} of the releases the inventory's group_vars pin (`nextcloud_version`,
     `mastodon_version`), for the kinds the demo has a test release of."""
     pins: dict[str, str] = {}
-    for path in sorted((inventory / "group_vars").glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for data in group_vars(inventory):
         for kind in TEST_RELEASE_BUILDERS:
-            value = data.get(f"{kind}_version") if isinstance(data, dict) else None
+            value = data.get(f"{kind}_version")
             if isinstance(value, str):
                 pins[kind] = value
     return pins
