@@ -425,6 +425,7 @@ def _website(server: _Server, structure: Structure, secrets: _Secrets) -> None:
             "user": unix_name("website", slug),
             "home": f"{HOMES['website']}/{slug}",
             "git": git,
+            "sftp_keys": list(website.sftp_keys),
             "secrets": secrets.refs(f"website/{slug}", WEBSITE_SECRETS),
         },
     )

@@ -20,6 +20,7 @@ from chaton.model.types import (
     GitRef,
     Identifier,
     PositiveInt,
+    SshPublicKey,
     check_https_url,
     fail,
 )
@@ -90,6 +91,18 @@ class WebsiteService(FrozenModel):
     # "none": files uploaded by SFTP; otherwise the https address of a git repository to build from.
     source: StrictStr = "none"
     branch: GitRef | None = None
+    # The webmasters' SSH public keys: the way into the site's SFTP account (passwords are off
+    # unless the hosting association turns them on).
+    sftp_keys: Annotated[tuple[SshPublicKey, ...], Field(max_length=20)] = ()
+
+    @field_validator("sftp_keys")
+    @classmethod
+    def _keys_once(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        blobs = [key.split()[1] for key in keys]
+        for index, blob in enumerate(blobs):
+            if blob in blobs[:index]:
+                raise fail("sftp_keys[{index}] is the same key as an earlier one", index=index)
+        return keys
 
     @field_validator("source")
     @classmethod

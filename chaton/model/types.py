@@ -12,6 +12,8 @@ places are allowed, so every computation on amounts is exact.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import encodings.idna
 import math
 import re
@@ -320,6 +322,77 @@ def check_git_ref(value: str) -> str:
 
 
 GitRef = Annotated[StrictStr, AfterValidator(check_git_ref)]
+
+# ---------------------------------------------------------------------------------------------
+# An OpenSSH public key, as a webmaster gives it for SFTP: `<type> <base64> [comment]`, one line,
+# no options (`command=`, `from=`…: the role writes the key alone). The base64 must decode to a
+# key of the type it claims, and an RSA key must have at least 2048 bits.
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "sk-ssh-ed25519@openssh.com",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-rsa",
+)
+_SSH_KEY_RE = re.compile(r"(?P<type>\S+) +(?P<blob>[A-Za-z0-9+/]+={0,2})(?: +(?P<comment>.*))?")
+_RSA_MIN_BITS = 2048
+
+
+def _ssh_strings(blob: bytes) -> list[bytes]:
+    """The length-prefixed fields of an SSH key blob (RFC 4251); ValueError when malformed."""
+    fields = []
+    position = 0
+    while position < len(blob):
+        if position + 4 > len(blob):
+            raise ValueError("truncated")
+        length = int.from_bytes(blob[position : position + 4], "big")
+        position += 4
+        if position + length > len(blob):
+            raise ValueError("truncated")
+        fields.append(blob[position : position + length])
+        position += length
+    return fields
+
+
+def check_ssh_public_key(value: str) -> str:
+    shown = show(value)
+    if _CONTROL_RE.search(value):
+        raise fail("{value}: a public key is a single line of text", value=shown)
+    match = _SSH_KEY_RE.fullmatch(value.strip())
+    if match is None or match["type"] not in SSH_KEY_TYPES:
+        raise fail(
+            "{value} is not an SSH public key: expected one line `TYPE KEY [comment]`, TYPE one of "
+            "{types}, as in the .pub file ssh-keygen made",
+            value=shown,
+            types=", ".join(SSH_KEY_TYPES),
+        )
+    try:
+        fields = _ssh_strings(base64.b64decode(match["blob"], validate=True))
+    except (ValueError, binascii.Error):
+        fields = []
+    ed25519_ok = match["type"] != "ssh-ed25519" or (len(fields) == 2 and len(fields[1]) == 32)
+    if not fields or fields[0] != match["type"].encode() or not ed25519_ok:
+        raise fail(
+            "{value}: the key is damaged or is not of the type it names ({type})",
+            value=shown,
+            type=match["type"],
+        )
+    if match["type"] == "ssh-rsa":
+        bits = int.from_bytes(fields[2], "big").bit_length() if len(fields) == 3 else 0
+        if bits < _RSA_MIN_BITS:
+            raise fail(
+                "{value}: an RSA key of {bits} bits is too weak; make one of at least 2048 bits, "
+                "or better an ed25519 key (ssh-keygen -t ed25519)",
+                value=shown,
+                bits=bits,
+            )
+    return value.strip()
+
+
+SshPublicKey = Annotated[StrictStr, Field(max_length=16384), AfterValidator(check_ssh_public_key)]
 
 # ---------------------------------------------------------------------------------------------
 # Numbers. YAML gives ints and floats; a decimal field reads a float through its shortest text

@@ -376,12 +376,27 @@ def test_webmasters_are_sftp_only(host):
     config = host.run("sshd -T -C user=website-velo-cite,host=x,addr=127.0.0.1")
     assert "forcecommand internal-sftp -u 0027" in config.stdout
     assert "chrootdirectory %h" in config.stdout
+    # Keys only, by default: the structure file's key is the way in, no password is.
+    assert "passwordauthentication no" in config.stdout.splitlines()
+    assert host.check_output("getent shadow website-velo-cite").split(":")[1] == "!"
+    structure = yaml.safe_load(
+        (PROJECT / "inventories" / "example" / "structures" / "velo-cite.yml").read_text()
+    )
+    keys = structure["services"]["website"]["sftp_keys"]
+    assert keys and keys[0].startswith("ssh-ed25519 ")
+    written = host.file("/etc/ssh/sftp-authorized-keys/website-velo-cite")
+    assert written.content_string.splitlines() == keys
+    assert (written.user, written.mode) == ("root", 0o644)
+    # A site whose structure gave no key has no key file: nobody logs in.
+    assert not host.file("/etc/ssh/sftp-authorized-keys/website-theatre-du-lien").exists
 
 
 def test_the_base_is_there(host):
     # Key-only sshd for everyone else, the firewall's table open to the web, the example's admin.
     config = host.run("sshd -T").stdout.splitlines()
     assert "passwordauthentication no" in config
+    # The example's administrator has a key: root's login is closed.
+    assert "permitrootlogin no" in config
     table = host.run("nft list table inet chaton_filter").stdout
     assert "policy drop" in table
     assert "443" in table

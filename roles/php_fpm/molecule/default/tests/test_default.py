@@ -76,6 +76,30 @@ def test_apcu_is_not_shared_between_the_pools(host):
         assert answer == {"apcu": False, "stored": False, "seen": []}
 
 
+def test_a_pool_cannot_start_a_program(host):
+    """An instance's PHP starts no program (a shell as its user would escape open_basedir): every
+    function that would is disabled, proc_open too, and mail() and putenv() (sendmail run with
+    an environment or arguments of the pool's choosing). Nextcloud's web requests need none."""
+    result = fcgi(host, "/run/php/website-alpha.sock", "/srv/www/alpha/commands.php")
+    assert result.rc == 0, result.stderr
+    answers = json.loads(result.stdout.split("\r\n\r\n", 1)[1])
+    assert answers == dict.fromkeys(
+        [
+            "exec",
+            "shell_exec",
+            "system",
+            "passthru",
+            "popen",
+            "proc_open",
+            "putenv",
+            "mail",
+            "mb_send_mail",
+        ],
+        "refused",
+    )
+    assert host.run("ls /srv/www/alpha/ran-*").rc != 0
+
+
 def processes_of(host, user):
     """How many processes run as `user` (read from /proc: minbase has no procps)."""
     out = host.run("stat -c %U /proc/[0-9]*/ 2>/dev/null").stdout.split()

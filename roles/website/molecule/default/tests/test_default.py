@@ -1,6 +1,7 @@
 """Verify the website role: chrooted SFTP-only accounts, private public folders, the placeholder,
 and the Hugo build from git that never breaks a published site."""
 
+import re
 import shlex
 from pathlib import Path
 
@@ -11,6 +12,8 @@ SCENARIO = Path(__file__).resolve().parents[1]
 HOST = "chaton-test-website"
 KEY = "/root/.ssh/alpha_key"
 SSH_OPTIONS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
+# The ceiling the Mastodon units are held to (roles/mastodon/molecule/default/tests).
+EXPOSURE_MAX = 3.0
 PASSWORDS = {
     "alpha": "alpha-test-password-0123",
     "beta": "beta-test-password-4567",
@@ -131,6 +134,13 @@ def test_git_site_is_built_by_hugo(host):
     page = host.file("/srv/www/beta/public/index.html")
     assert "<h1>Les Jardins de Beta</h1>" in page.content_string
     assert (page.user, page.group, page.mode) == ("website-beta", "www-data", 0o640)
+    # Hugo's folders (tags/, categories/) too: the web server's group, which they keep for
+    # the files the next builds put there.
+    folders = host.check_output("find /srv/www/beta/public -mindepth 1 -type d").split()
+    assert folders, "Hugo made no folder"
+    assert host.check_output("find /srv/www/beta/public ! -group www-data") == ""
+    assert host.check_output("find /srv/www/beta/public -type d ! -perm -2000") == ""
+    assert host.check_output("find /srv/www/beta/public -type f ! -perm 0640") == ""
     # The placeholder is gone: the build replaced the folder's contents.
     assert "chaton-toolkit placeholder" not in page.content_string
     assert host.service("chaton-website-build-beta.timer").is_enabled
@@ -171,6 +181,63 @@ def test_a_new_commit_is_published_and_a_broken_one_is_not(host):
         assert "version 2" in host.file("/srv/www/beta/public/index.html").content_string
     finally:
         host.run_expect([0], "systemctl start chaton-website-build-beta.timer")
+
+
+# A page of a structure's Hugo source that fetches two addresses while it is built, with
+# resources.GetRemote (Hugo fetches any URL its site asks for; a site's configuration may also let
+# it run programs): what it got ends up published.
+SSRF_LAYOUT = """{{ range slice "127.0.0.1" "%(own)s" }}
+{{ with resources.GetRemote (printf "http://%%s:8765/secret.txt" .) }}{{ with .Err }}<p>refused</p>
+{{ else }}<p>got {{ .Content }}</p>{{ end }}{{ end }}{{ end }}
+"""
+
+
+def test_the_build_reaches_no_service_of_this_host(host):
+    """The build is the structure's code: it fetches its git source from the internet and
+    nothing from this host. A secret served on the loopback and on the host's own address (as
+    Mailman's REST API, PostgreSQL or an admin interface would be) stays out of the site."""
+    own = host.check_output("hostname -I").split()[0]
+    server = host.check_output(
+        "mkdir -p /root/ssrf && echo the-server-secret > /root/ssrf/secret.txt && "
+        "cd /root/ssrf && { nohup python3 -m http.server --bind 0.0.0.0 8765 "
+        ">/dev/null 2>&1 & echo $!; }"
+    )
+    host.run_expect([0], "systemctl stop chaton-website-build-beta.timer")
+    try:
+        wait_for(host, "curl -fsS http://127.0.0.1:8765/secret.txt", 30)
+        # The secret is served to whoever asks outside the build.
+        assert "the-server-secret" in host.check_output(f"curl -fsS http://{own}:8765/secret.txt")
+        wait_for(host, "! systemctl is-active --quiet chaton-website-build-beta.service", 90)
+        commit(host, "layouts/index.html", SSRF_LAYOUT % {"own": own}, "fetch")
+        built = host.run("systemctl start chaton-website-build-beta.service")
+        log = host.run("journalctl -u chaton-website-build-beta --no-pager -n 30").stdout
+        assert built.rc == 0, log
+        page = host.file("/srv/www/beta/public/index.html").content_string
+        assert "the-server-secret" not in page
+        assert page.count("refused") == 2, page
+    finally:
+        host.run(f"kill {int(server)}")
+        host.run_expect([0], "systemctl start chaton-website-build-beta.timer")
+
+
+def test_the_build_is_sandboxed(host):
+    """No device, no other process, no Unix socket (PostgreSQL's, Mailman's, OpenDKIM's), a
+    system-call filter; systemd-analyze's exposure at most that of the Mastodon units' ceiling."""
+    unit = "chaton-website-build-beta.service"
+    shown = host.check_output(
+        f"systemctl show -p PrivateDevices,ProtectProc,RestrictAddressFamilies,"
+        f"SystemCallFilter,CapabilityBoundingSet,IPAddressDeny {unit}"
+    )
+    assert "PrivateDevices=yes" in shown
+    assert "ProtectProc=invisible" in shown
+    families = re.search(r"^RestrictAddressFamilies=(.*)$", shown, re.MULTILINE)
+    assert families and families.group(1).split() == ["AF_INET", "AF_INET6"], shown
+    assert re.search(r"^SystemCallFilter=\S", shown, re.MULTILINE), shown
+    assert re.search(r"^CapabilityBoundingSet=$", shown, re.MULTILINE), shown
+    analysed = host.run(f"systemd-analyze security --offline=no --no-pager {unit}")
+    level = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", analysed.stdout)
+    assert level, analysed.stdout[-500:] + analysed.stderr
+    assert float(level.group(1)) <= EXPOSURE_MAX, analysed.stdout
 
 
 def test_a_structures_deploy_works_on_its_site_only(host):
