@@ -121,6 +121,18 @@ def test_screenshot_is_kept(trusting):
     assert shot.stat().st_size > 5000
 
 
+def test_a_list_domains_index_shows_its_structures_lists_only(trusting):
+    """Vélo-Cité's list index (structures/velo-cite.yml: adherents, atelier) in a browser, and
+    none of L'Épicerie's lists (structures/epicerie-coop.yml: cooperateurs, conseil,
+    commandes), which are on the same Mailman."""
+    url = f"https://lists.velo-cite.fr:{PORT}/postorius/lists/"
+    page = chromium(trusting, "--dump-dom", url)
+    assert page.returncode == 0, page.stderr
+    for address in ("adherents@lists.velo-cite.fr", "atelier@lists.velo-cite.fr"):
+        assert address in page.stdout, page.stdout[:3000]
+    assert "epicerie-coop" not in page.stdout, page.stdout[:3000]
+
+
 def test_postorius_shows_a_structures_list(trusting):
     """Vélo-Cité's list adherents (structures/velo-cite.yml), on its own lists domain."""
     url = f"https://lists.velo-cite.fr:{PORT}/postorius/lists/adherents.lists.velo-cite.fr/"
@@ -201,12 +213,17 @@ def test_another_structures_owner_has_no_hand_on_velo_cites_lists(host):
             assert OTHER_OWNER not in [m["email"] for m in roster.get("entries", [])]
     owners = mailman_rest(host, "/lists/cooperateurs.lists.epicerie-coop.fr/roster/owner")
     assert [m["email"] for m in owners["entries"]] == [OTHER_OWNER]
-    # One Postorius serves every list domain: Vélo-Cité's list is asked for from hers.
     site = "lists.epicerie-coop.fr"
     jar = postorius_login(host, site, OTHER_OWNER, OTHER_OWNER_PASSWORD)
     settings = "/postorius/lists/{}/settings/"
     mine = postorius_status(host, jar, site, settings.format("cooperateurs.lists.epicerie-coop.fr"))
     assert mine == "200"
+    # Vélo-Cité's list is not even found on her list domain...
+    theirs = postorius_status(host, jar, site, settings.format("adherents.lists.velo-cite.fr"))
+    assert theirs == "404"
+    # ...and on Vélo-Cité's, where it is, Postorius refuses her.
+    site = "lists.velo-cite.fr"
+    jar = postorius_login(host, site, OTHER_OWNER, OTHER_OWNER_PASSWORD)
     theirs = postorius_status(host, jar, site, settings.format("adherents.lists.velo-cite.fr"))
     assert theirs == "403"
 

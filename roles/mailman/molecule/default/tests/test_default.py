@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 from scenario_tools import (
+    DJANGO_SHELL,
     ansible_playbook,
     assert_list_post_signed_and_archived,
     connects,
@@ -348,21 +349,79 @@ def test_nginx_serves_the_web_interface_per_structure(host):
 
 OWNER_B = "owner-b@beta.example"
 ALPHA = "lists.alpha.example"
+BETA = "lists.beta.example"
 # The scenario's test password of owner-b's Postorius account.
 OWNER_B_PASSWORD = "test-owner-b-web-password-0123"  # noqa: S105
 
 
 def test_postorius_refuses_owner_b_on_alpha(host):
     """owner-b, logged in to Postorius with a verified address, manages beta's list only."""
-    jar = postorius_login(host, "lists.alpha.example", OWNER_B, OWNER_B_PASSWORD)
-    # One Postorius serves every domain: beta's list is reached from alpha's host too.
+    jar = postorius_login(host, BETA, OWNER_B, OWNER_B_PASSWORD)
     settings = "/postorius/lists/{}/settings/"
-    assert postorius_status(host, jar, ALPHA, settings.format("annonces.lists.beta.example")) == (
+    assert postorius_status(host, jar, BETA, settings.format("annonces.lists.beta.example")) == (
         "200"
     )
+    # Alpha's list, on alpha's own host (where it is served), as owner-b.
+    jar = postorius_login(host, ALPHA, OWNER_B, OWNER_B_PASSWORD)
     assert postorius_status(host, jar, ALPHA, settings.format("membres.lists.alpha.example")) == (
         "403"
     )
+
+
+def fetch_page(host, name, path):
+    """The status and body nginx answers on vhost `name` for `path`."""
+    answer = host.check_output(
+        f"curl -sk --resolve {name}:443:127.0.0.1 -w '\\n%{{http_code}}' https://{name}{path}"
+    )
+    body, _, status = answer.rpartition("\n")
+    return status, body
+
+
+def test_a_list_domain_shows_its_own_lists_only(host):
+    """Each list domain's indexes (Postorius's, HyperKitty's) name its own lists and none of the
+    other domain's; another domain's list pages are not found on its vhost, but are on their
+    own (by list id, by address, HyperKitty's pages and API)."""
+    # HyperKitty knows a list once a first message is archived (its row), then takes its
+    # settings (archive policy) from Mailman: beta's list's row is made as the archiver does,
+    # then synced.
+    made = host.run(
+        DJANGO_SHELL
+        + shlex.quote(
+            "from hyperkitty.models import MailingList\n"
+            "MailingList.objects.get_or_create(name='annonces@lists.beta.example')\n"
+        )
+    )
+    assert made.rc == 0, made.stderr
+    host.run_expect(
+        [0],
+        "runuser -u mailman-web -- python3 /usr/bin/django-admin mailman_sync "
+        "--pythonpath /usr/share/mailman3-web --settings settings",
+    )
+    own = {ALPHA: "membres@lists.alpha.example", BETA: "annonces@lists.beta.example"}
+    other = {ALPHA: BETA, BETA: ALPHA}
+    for name, address in own.items():
+        status, index = fetch_page(host, name, "/postorius/lists/")
+        assert status == "200", index[-500:]
+        assert address in index, (name, index[-2000:])
+        assert own[other[name]] not in index, name
+    # The archives of beta's public list, in HyperKitty's index (alpha's list is private).
+    status, archives = fetch_page(host, BETA, "/hyperkitty/")
+    assert status == "200" and "annonces@lists.beta.example" in archives, archives[-2000:]
+    status, archives = fetch_page(host, ALPHA, "/hyperkitty/")
+    assert status == "200" and "annonces@lists.beta.example" not in archives, archives[-2000:]
+    pages = [
+        "/postorius/lists/annonces.lists.beta.example/",
+        "/postorius/lists/annonces@lists.beta.example/",
+        "/postorius/lists/annonces%40lists.beta.example/",
+        "/hyperkitty/list/annonces@lists.beta.example/",
+        "/hyperkitty/list/annonces.lists.beta.example/",
+        "/hyperkitty/api/list/annonces@lists.beta.example/",
+        "/hyperkitty/listinfo/annonces",
+    ]
+    for path in pages:
+        assert fetch_page(host, ALPHA, path)[0] == "404", path
+    for path in pages[:2] + pages[3:4] + pages[5:6]:
+        assert fetch_page(host, BETA, path)[0] == "200", path
 
 
 def words(output: str) -> str:

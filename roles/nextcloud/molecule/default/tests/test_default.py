@@ -490,6 +490,43 @@ def test_the_instance_user_cannot_change_what_root_uses_in_its_home(host, attemp
     assert not host.file("/srv/nextcloud/alpha/backups").exists
 
 
+# What beta's user writes in its own config.php (any code of beta's, an app say, could): an older
+# version, to make the role "upgrade" it, and a path, which root would have used in its own.
+@pytest.mark.parametrize("forged", ["30.0.1.2", "../../../../etc/chaton-test"])
+def test_an_instance_cannot_make_the_role_act_on_a_version_it_forges(host, forged):
+    config = "/srv/nextcloud/beta/config/config.php"
+    original = host.file(config).content_string
+    assert f"'version' => '{CURRENT}." in original
+    release = host.file("/srv/nextcloud/beta/release").linked_to
+    backups = host.run(f"ls {UPGRADE_BACKUPS}/beta").stdout.split()
+    # Run by beta's user: its config.php, with the version given.
+    rewrite = (
+        "import re, sys; p, v = sys.argv[1:]; t = open(p).read(); "
+        "open(p, 'w').write(re.sub(\"'version' => '[^']*'\", f\"'version' => '{v}'\", t))"
+    )
+    forge = ["runuser", "-u", "nextcloud-beta", "--", "python3", "-c", rewrite, config, forged]
+    host.run_expect([0], shlex.join(forge))
+    try:
+        run = converge("--tags", "nextcloud")
+        after = (
+            host.file("/srv/nextcloud/beta/release").linked_to,
+            host.run(f"ls {UPGRADE_BACKUPS}/beta").stdout.split(),
+        )
+    finally:
+        put_back = f"runuser -u nextcloud-beta -- sh -c 'cat > {config}'"
+        host.run_expect([0], f"printf %s {shlex.quote(original)} | {put_back}")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "instance beta says it runs" in output, output[-3000:]
+    assert f"but this role left it on {CURRENT}" in output
+    assert "Nothing was changed" in output
+    # Nothing was: no backup taken, no release switched, and the instance serves as before.
+    assert after == (release, backups)
+    assert not host.file("/etc/chaton-test").exists
+    assert host.file(f"{UPGRADE_BACKUPS}/beta/version").content_string == f"{CURRENT}\n"
+    assert status(host, "beta")["versionstring"] == CURRENT
+
+
 def test_only_the_web_server_may_cross_an_instances_home(host):
     """An ACL lets www-data cross alpha's home (to its release and apps); another instance's
     user cannot even look at a name in it."""
@@ -718,32 +755,74 @@ def _schema_and_rows(host) -> tuple[str, str, str]:
     return schema.stdout.split()[0], rows, access
 
 
-# A real failure in the middle of Nextcloud's own upgrade: the database refuses the first index
-# it drops (31's third core migration; two have changed the schema by then).
+# A real failure in the middle of Nextcloud's own upgrade, from the instance's own database: a
+# trigger of its role refuses Nextcloud's record of 31's third core migration (two have changed
+# the schema by then).
 INJECT = (
-    "CREATE FUNCTION chaton_test_fail() RETURNS event_trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'chaton test: a failure injected into the upgrade (%)', tg_tag; "
-    "END $$; "
-    "CREATE EVENT TRIGGER chaton_test_fail ON ddl_command_start WHEN TAG IN ('DROP INDEX') "
+    "CREATE FUNCTION chaton_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF NEW.app = 'core' AND NEW.version LIKE '31%' AND (SELECT count(*) FROM oc_migrations "
+    "WHERE app = 'core' AND version LIKE '31%') >= 2 THEN "
+    "RAISE EXCEPTION 'chaton test: a failure injected into the upgrade (%)', NEW.version; "
+    "END IF; RETURN NEW; END $$; "
+    "CREATE TRIGGER chaton_test_fail BEFORE INSERT ON oc_migrations FOR EACH ROW "
     "EXECUTE FUNCTION chaton_test_fail();"
 )
-REMOVE_INJECTION = (
-    "DROP EVENT TRIGGER IF EXISTS chaton_test_fail; DROP FUNCTION IF EXISTS chaton_test_fail();"
+# What a tenant would plant for the rollback's restore: a CHECK constraint whose function makes
+# its role a superuser when whoever restores the rows is one (even after a SET ROLE, which the
+# function resets: planted by a superuser with SET ROLE, it would have made it one at once).
+PLANT = (
+    "CREATE FUNCTION chaton_test_escalate(text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN "
+    "RESET ROLE; "
+    "IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN "
+    "EXECUTE 'ALTER ROLE nextcloud_gamma SUPERUSER'; END IF; RETURN true; END $$; "
+    "CREATE TABLE chaton_test_planted (v text CHECK (public.chaton_test_escalate(v))); "
+    "INSERT INTO chaton_test_planted VALUES ('planted');"
 )
+REMOVE_INJECTION = (
+    "DROP TRIGGER IF EXISTS chaton_test_fail ON oc_migrations; "
+    "DROP FUNCTION IF EXISTS chaton_test_fail(); "
+    "DROP TABLE IF EXISTS chaton_test_planted; "
+    "DROP FUNCTION IF EXISTS chaton_test_escalate(text); "
+    "ALTER ROLE nextcloud_gamma NOSUPERUSER;"
+)
+
+
+def as_gamma(host, query: str) -> str:
+    """Run `query` in gamma's database as gamma's own role, logged in with its password (as
+    gamma's PHP is), not as a superuser."""
+    password = SECRETS["nextcloud/gamma/db_password"]
+    result = host.run(
+        f"PGPASSWORD={shlex.quote(password)} psql -h 127.0.0.1 -U nextcloud_gamma "
+        f"-d nextcloud_gamma -v ON_ERROR_STOP=1 -tAc {shlex.quote(query)}"
+    )
+    assert result.rc == 0, result.stderr
+    return str(result.stdout)
+
+
+def gamma_is_superuser(host) -> str:
+    query = "select rolsuper from pg_roles where rolname = 'nextcloud_gamma'"
+    return psql(host, "postgres", query).strip()
 
 
 def test_a_failed_upgrade_is_rolled_back_to_the_previous_release_with_its_data(host):
-    psql(host, "nextcloud_gamma", INJECT)
+    as_gamma(host, INJECT)
+    as_gamma(host, PLANT)
     try:
+        assert gamma_is_superuser(host) == "f"
         before = _schema_and_rows(host)
         run = converge("--tags", "nextcloud", test_with_gamma=True, test_gamma_version=CURRENT)
         after = _schema_and_rows(host)
+        # The restore ran the planted function as the instance's own role, logged in as itself.
+        escalated = gamma_is_superuser(host)
+        planted = psql(host, "nextcloud_gamma", "select v from chaton_test_planted").strip()
     finally:
         psql(host, "nextcloud_gamma", REMOVE_INJECTION)
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert f"upgrading instance gamma from {PREVIOUS} to {CURRENT} failed" in output
     assert "rolled back" in output and "a failure injected into the upgrade" in output
+    assert escalated == "f"
+    assert planted == "planted"
     # Nextcloud had changed the schema before the failure; the rollback undid it.
     assert after == before
     state = status(host, "gamma")
@@ -751,6 +830,8 @@ def test_a_failed_upgrade_is_rolled_back_to_the_previous_release_with_its_data(h
     assert not state["needsDbUpgrade"]
     assert host.file("/srv/nextcloud/gamma/release").linked_to == f"{RELEASES}/{PREVIOUS}"
     assert not host.file(f"{UPGRADE_BACKUPS}/gamma/upgrading").exists
+    # The role's record of its release is still the one it goes back to.
+    assert host.file(f"{UPGRADE_BACKUPS}/gamma/version").content_string == f"{PREVIOUS}\n"
     gamma_holds_its_data(host)
 
 
@@ -781,9 +862,11 @@ def test_upgrade_to_the_next_major_keeps_the_data_and_serves_it(host):
     code, body = nextcloud_https(host, "gamma", "/status.php")
     assert code == 200 and json.loads(body)["versionstring"] == CURRENT
     gamma_holds_its_data(host)
-    backups = host.run(f"ls {UPGRADE_BACKUPS}/gamma").stdout.split()
-    # The failed upgrade's backup, then this one's.
+    kept = host.run(f"ls {UPGRADE_BACKUPS}/gamma").stdout.split()
+    # The failed upgrade's backup, then this one's; and the release the role left it on.
+    backups = [name for name in kept if name != "version"]
     assert len(backups) == 2 and all(b.endswith(f"-{PREVIOUS}") for b in backups)
+    assert host.file(f"{UPGRADE_BACKUPS}/gamma/version").content_string == f"{CURRENT}\n"
     assert host.file(f"{UPGRADE_BACKUPS}/gamma/{backups[-1]}/database.dump").size > 0
     # beta was not touched.
     assert (
