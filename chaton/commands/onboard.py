@@ -20,7 +20,13 @@ from chaton.cli import add_inventory_argument
 from chaton.errors import BadInput, ExitCode
 from chaton.files import create_new
 from chaton.i18n import _
-from chaton.loader import InvalidInventory, check_inventory, check_texts, reserved_names
+from chaton.loader import (
+    InvalidInventory,
+    check_inventory,
+    check_texts,
+    printable,
+    reserved_names,
+)
 from chaton.validation import COLLECTIVE_FILE, STRUCTURES_DIR
 
 HEADER = (
@@ -88,6 +94,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("--website-branch", metavar="BRANCH", help=_("the git branch or tag"))
+    parser.add_argument(
+        "--sftp-key-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help=_(
+            "a webmaster's SSH public key file (the .pub file ssh-keygen made): the way into the "
+            "website's SFTP account; repeat for several"
+        ),
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -180,6 +197,39 @@ def _parse_list(text: str) -> dict[str, Any]:
     return {"name": name.strip(), "owners": emails}
 
 
+# A public key file is a line or a few; anything bigger is not one.
+KEY_FILE_LIMIT = 64 * 1024
+
+
+def _read_keys(path: Path) -> list[str]:
+    """The keys of a public key file: its lines that are neither empty nor comments. Checked
+    by the model afterwards (chaton validate's checks)."""
+    if path.exists() and not path.is_file():
+        raise BadInput(_("--sftp-key-file {path}: not a file", path=printable(str(path))))
+    try:
+        with path.open("rb") as file:
+            data = file.read(KEY_FILE_LIMIT + 1)
+    except OSError as error:
+        raise BadInput(
+            _("--sftp-key-file {path}: {reason}", path=printable(str(path)), reason=error.strerror)
+        ) from None
+    if len(data) > KEY_FILE_LIMIT:
+        raise BadInput(
+            _("--sftp-key-file {path}: too big for a public key file", path=printable(str(path)))
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(
+            _("--sftp-key-file {path}: not a text file", path=printable(str(path)))
+        ) from None
+    keys = [line.strip() for line in text.splitlines()]
+    keys = [key for key in keys if key and not key.startswith("#")]
+    if not keys:
+        raise BadInput(_("--sftp-key-file {path}: no key in it", path=printable(str(path))))
+    return keys
+
+
 def structure_document(args: argparse.Namespace) -> dict[str, Any]:
     """The structure's fields, in the order a person reads them."""
     contact: dict[str, Any] = {"name": args.contact_name, "email": args.contact_email}
@@ -213,6 +263,9 @@ def structure_document(args: argparse.Namespace) -> dict[str, Any]:
         website: dict[str, Any] = {"source": args.website}
         if args.website_branch:
             website["branch"] = args.website_branch
+        keys = [key for path in args.sftp_key_file for key in _read_keys(path)]
+        if keys:
+            website["sftp_keys"] = keys
         services["website"] = website
     if services:
         document["services"] = services
@@ -255,6 +308,8 @@ def run(args: argparse.Namespace) -> int:
                     options=", ".join(flag for _attr, flag in missing_options(args)),
                 )
             )
+    if args.sftp_key_file and args.website is None:
+        raise BadInput(_("--sftp-key-file needs --website: the keys open the website's account"))
     if (args.slug and "/" in args.slug) or args.slug in (".", ".."):
         raise BadInput(_("{value} is not a valid slug", value=repr(args.slug)))
     target = root / STRUCTURES_DIR / f"{args.slug}.yml"

@@ -190,3 +190,83 @@ def test_an_invalid_inventory_is_refused_first(
     assert "the inventory has errors already: fix them first" in err
     assert "velo-cite.yml" in err
     assert not (inventory / "structures" / "zebre.yml").exists()
+
+
+def _public_key(comment: str) -> str:
+    """A fresh ed25519 public key line, as ssh-keygen writes it in a .pub file."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return f"{key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()} {comment}"
+
+
+SFTP_FLAGS = [
+    "--slug",
+    "zebre",
+    "--name",
+    "Zèbre",
+    "--tier",
+    "member",
+    "--contact-name",
+    "Zoé",
+    "--contact-email",
+    "zoe@zebre.fr",
+    "--domain",
+    "zebre.fr",
+    "--website",
+    "none",
+]
+
+
+def test_the_webmasters_keys_come_from_their_pub_files(inventory: Path, tmp_path: Path) -> None:
+    first, second = _public_key("zoe@portable"), _public_key("theo@atelier")
+    (tmp_path / "zoe.pub").write_text(first + "\n", encoding="utf-8")
+    (tmp_path / "theo.pub").write_text(f"# Théo's key\n\n{second}\n", encoding="utf-8")
+    files = [
+        "--sftp-key-file",
+        str(tmp_path / "zoe.pub"),
+        "--sftp-key-file",
+        str(tmp_path / "theo.pub"),
+    ]
+    assert main(["onboard", "-i", str(inventory), *SFTP_FLAGS, *files]) == 0
+    website = load_inventory(inventory).structures["zebre"].services.website
+    assert website is not None
+    assert website.sftp_keys == (first, second)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no key in it"),
+        (b"ssh-dss AAAAB3NzaC1kc3M= old\n", "is not an SSH public key"),
+        (b"\xff\xfe not text", "not a text file"),
+        (b"x" * (65 * 1024), "too big for a public key file"),
+    ],
+    ids=["empty", "dsa", "binary", "huge"],
+)
+def test_a_key_file_that_holds_no_good_key_writes_nothing(
+    inventory: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    message: str,
+) -> None:
+    key_file = tmp_path / "key.pub"
+    key_file.write_bytes(content)
+    before = _files(inventory)
+    assert (
+        main(["onboard", "-i", str(inventory), *SFTP_FLAGS, "--sftp-key-file", str(key_file)]) == 2
+    )
+    assert message in capsys.readouterr().err
+    assert _files(inventory) == before
+
+
+def test_keys_without_a_website_are_refused(
+    inventory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "key.pub"
+    key_file.write_text(_public_key("zoe@portable") + "\n", encoding="utf-8")
+    flags = SFTP_FLAGS[: SFTP_FLAGS.index("--website")]
+    assert main(["onboard", "-i", str(inventory), *flags, "--sftp-key-file", str(key_file)]) == 2
+    assert "--sftp-key-file needs --website" in capsys.readouterr().err
