@@ -655,6 +655,37 @@ def _ordered(root: Path, errors: list[LoadError]) -> list[LoadError]:
     return sorted(set(errors), key=key)
 
 
+class UnreadableFile(Exception):
+    """Why a file was refused unread (its message, in the operator's language)."""
+
+
+class FileTooLarge(UnreadableFile):
+    """The file is over the limit it was read with."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of `path`, a regular file of at most `limit` bytes. Refused unread
+    (UnreadableFile): what is not a regular file (a FIFO would block, a device never end; opened
+    without waiting, its kind read from the open file) and, by its size before reading it, a
+    file over `limit` (FileTooLarge)."""
+    too_large = _("the file is too large (more than {limit} bytes)", limit=limit)
+    try:
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UnreadableFile(_("the file is not a regular file"))
+            if info.st_size > limit:
+                raise FileTooLarge(too_large)
+            data = stream.read(limit + 1)
+    except OSError as error:
+        raise UnreadableFile(_("cannot read the file: {reason}", reason=error.strerror)) from None
+    if len(data) > limit:  # it grew while it was read
+        raise FileTooLarge(too_large)
+    return data
+
+
 def _read(file: Path, root: Path, errors: list[LoadError]) -> str | None:
     """The text of an inventory file, or None with the reason in `errors`. Refused unread: a
     file that is, or lies in, a link to a place outside the inventory `root` (a structure file
@@ -676,22 +707,9 @@ def _read(file: Path, root: Path, errors: list[LoadError]) -> str | None:
         )
         return None
     try:
-        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
-        descriptor = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(descriptor, "rb") as stream:
-            info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                refuse(_("the file is not a regular file"))
-                return None
-            if info.st_size > MAX_FILE_BYTES:
-                refuse(_("the file is too large (more than {limit} bytes)", limit=MAX_FILE_BYTES))
-                return None
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        refuse(_("cannot read the file: {reason}", reason=error.strerror))
-        return None
-    if len(data) > MAX_FILE_BYTES:  # it grew while it was read
-        refuse(_("the file is too large (more than {limit} bytes)", limit=MAX_FILE_BYTES))
+        data = read_regular_file(target, MAX_FILE_BYTES)
+    except UnreadableFile as error:
+        refuse(str(error))
         return None
     try:
         return data.decode("utf-8-sig")

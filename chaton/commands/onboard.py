@@ -21,10 +21,13 @@ from chaton.errors import BadInput, ExitCode
 from chaton.files import create_new
 from chaton.i18n import _
 from chaton.loader import (
+    FileTooLarge,
     InvalidInventory,
+    UnreadableFile,
     check_inventory,
     check_texts,
     printable,
+    read_regular_file,
     reserved_names,
 )
 from chaton.validation import COLLECTIVE_FILE, STRUCTURES_DIR
@@ -204,29 +207,25 @@ KEY_FILE_LIMIT = 64 * 1024
 def _read_keys(path: Path) -> list[str]:
     """The keys of a public key file: its lines that are neither empty nor comments. Checked
     by the model afterwards (chaton validate's checks)."""
-    if path.exists() and not path.is_file():
-        raise BadInput(_("--sftp-key-file {path}: not a file", path=printable(str(path))))
+    shown = printable(str(path))
     try:
-        with path.open("rb") as file:
-            data = file.read(KEY_FILE_LIMIT + 1)
-    except OSError as error:
+        data = read_regular_file(path, KEY_FILE_LIMIT)
+    except FileTooLarge:
         raise BadInput(
-            _("--sftp-key-file {path}: {reason}", path=printable(str(path)), reason=error.strerror)
+            _("--sftp-key-file {path}: too big for a public key file", path=shown)
         ) from None
-    if len(data) > KEY_FILE_LIMIT:
+    except UnreadableFile as error:
         raise BadInput(
-            _("--sftp-key-file {path}: too big for a public key file", path=printable(str(path)))
-        )
+            _("--sftp-key-file {path}: {reason}", path=shown, reason=str(error))
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadInput(
-            _("--sftp-key-file {path}: not a text file", path=printable(str(path)))
-        ) from None
+        raise BadInput(_("--sftp-key-file {path}: not a text file", path=shown)) from None
     keys = [line.strip() for line in text.splitlines()]
     keys = [key for key in keys if key and not key.startswith("#")]
     if not keys:
-        raise BadInput(_("--sftp-key-file {path}: no key in it", path=printable(str(path))))
+        raise BadInput(_("--sftp-key-file {path}: no key in it", path=shown))
     return keys
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,13 @@ def test_keys_without_a_website_are_refused(
     flags = SFTP_FLAGS[: SFTP_FLAGS.index("--website")]
     assert main(["onboard", "-i", str(inventory), *flags, "--sftp-key-file", str(key_file)]) == 2
     assert "--sftp-key-file needs --website" in capsys.readouterr().err
+
+
+def test_a_key_file_that_is_a_fifo_is_refused_at_once(
+    inventory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "key.pub"
+    os.mkfifo(fifo)
+    flags = [*SFTP_FLAGS, "--sftp-key-file", str(fifo)]
+    assert main(["onboard", "-i", str(inventory), *flags]) == 2
+    assert "the file is not a regular file" in capsys.readouterr().err
