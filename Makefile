@@ -55,6 +55,7 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup
+	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup-repository
 
 unit: venv ## Python tests that need no container
 	$(PYTEST) -m 'not container'

@@ -2,7 +2,8 @@
 encrypted, through a key that can only serve its repository; live files compared with the
 archive; one instance restored byte for byte (files and database rows) while the other is left
 as it was, what the restore replaced kept aside; a restore at a date; a failed backup mailed to
-the administrators; a missing backup reported."""
+the administrators; a missing backup reported; a server taken over that deletes its archives
+undone on the repository host; the space its pruning marked freed there once read."""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def test_the_servers_key_only_serves_its_own_repository(server: Any, repository_
     lines = repository_host.file("/srv/borg/.ssh/authorized_keys").content_string.splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(
-        f'command="borg serve --restrict-to-repository {REPOSITORY_PATH}",restrict ssh-ed25519 '
+        f'command="borg serve --restrict-to-repository {REPOSITORY_PATH} --append-only",restrict'
+        " ssh-ed25519 "
     ), lines[0]
     assert lines[0].endswith(f" chaton-backup:{SERVER}")
     url = repository_url(server)
@@ -340,7 +342,7 @@ def test_an_instance_moved_here_is_restored_from_its_old_servers_repository(
     keys = repository_host.file("/srv/borg/.ssh/authorized_keys").content_string
     assert f"chaton-backup:{SERVER}:reads:{OLD_SERVER}" not in keys
     assert not server.file("/run/chaton-backup-source").exists
-    own = f'command="borg serve --restrict-to-repository {REPOSITORY_PATH}",restrict '
+    own = f'command="borg serve --restrict-to-repository {REPOSITORY_PATH} --append-only",restrict '
     own = f"^{re.escape(own)}.* chaton-backup:{SERVER}$"
     assert re.search(own, keys, re.MULTILINE), keys
     # Its archives are all still there.
@@ -386,3 +388,103 @@ def test_a_missing_or_old_backup_is_reported(server: Any) -> None:
     assert late.rc == 1
     assert "website-alpha: the latest archive is" in late.stdout
     assert "nextcloud-beta: the latest archive is" in late.stdout
+
+
+REPOSITORY_PROGRAM = "/usr/local/sbin/chaton-backup-repository"
+
+
+def repository_program(host: Any, *args: str) -> Any:
+    return host.run(shlex.join([REPOSITORY_PROGRAM, *args]))
+
+
+def history(host: Any) -> list[dict[str, Any]]:
+    shown = repository_program(host, "log", SERVER, "--json")
+    assert shown.rc == 0, shown.stdout + shown.stderr
+    return list(json.loads(shown.stdout))
+
+
+def latest_server_transaction(host: Any) -> int:
+    return int([e for e in history(host) if e["kind"] == "server"][-1]["transaction"])
+
+
+def repository_files(host: Any) -> dict[str, int]:
+    """{path: size} of every file of the server's repository."""
+    found = host.run(f"find {REPOSITORY_PATH} -type f -printf '%p %s\\n'")
+    assert found.rc == 0, found.stderr
+    return {path: int(size) for path, size in (line.split() for line in found.stdout.splitlines())}
+
+
+def archive_names(host: Any) -> list[str]:
+    return sorted(a["name"] for listed in archives(host).values() for a in listed)
+
+
+def test_a_server_taken_over_cannot_destroy_its_archives(server: Any, repository_host: Any) -> None:
+    kept = archive_names(server)
+    assert len(kept) >= 4, kept
+    reviewed = latest_server_transaction(repository_host)
+    # Root on the server, with the server's own key and passphrase: every archive deleted, the
+    # space asked back.
+    url, env = repository_url(server), borg_env(server)
+    attack = server.run(f"{env} borg delete --glob-archives '*' {url} && {env} borg compact {url}")
+    assert attack.rc == 0, attack.stderr
+    assert archive_names(server) == []
+    # The data is all still on the repository host, the deletion logged.
+    assert latest_server_transaction(repository_host) > reviewed
+    # Compacting with the history read before the deletion: refused.
+    refused = repository_program(repository_host, "compact", SERVER, "--reviewed", str(reviewed))
+    assert refused.rc == 1, refused.stdout + refused.stderr
+    assert f"not {reviewed}: read its history again" in refused.stderr
+    # The rollback says what it would move, moves nothing without --yes.
+    files = repository_files(repository_host)
+    said = repository_program(repository_host, "rollback", SERVER, "--to", str(reviewed))
+    assert said.rc == 0, said.stdout + said.stderr
+    assert "nothing was changed" in said.stdout and repository_files(repository_host) == files
+    rolled = repository_program(repository_host, "rollback", SERVER, "--to", str(reviewed), "--yes")
+    assert rolled.rc == 0, rolled.stdout + rolled.stderr
+    aside = re.search(r"what came after is in (\S+)", rolled.stdout)
+    assert aside, rolled.stdout
+    # What the rollback took out is kept, root's only.
+    top = repository_host.file("/srv/borg/.rolled-back")
+    assert (top.user, top.mode) == ("root", 0o700)
+    assert repository_host.file(f"{aside[1]}/README").exists
+    # The server's borg refuses the repository it remembers later, until it forgets it.
+    assert program(server, "list").rc != 0
+    forgot = program(server, "forget-repository-state")
+    assert forgot.rc == 0, forgot.stdout + forgot.stderr
+    assert "forgotten: /root/.config/borg/security/" in forgot.stdout, forgot.stdout
+    assert archive_names(server) == kept
+    for name in kept:
+        whole = server.run(f"{env} borg extract --dry-run {url}::{name}")
+        assert whole.rc == 0, whole.stderr
+    # The server backs up again, into the repository as it was.
+    ran = program(server, "run")
+    assert ran.rc == 0, ran.stdout + ran.stderr
+    assert len(archive_names(server)) == len(kept) + 2
+
+
+def test_a_compaction_frees_what_was_pruned_once_read(server: Any, repository_host: Any) -> None:
+    kept = archive_names(server)
+    url, env = repository_url(server), borg_env(server)
+    # An archive of 3 MB that no other holds, then deleted by the server, as its prune does.
+    made = server.run(
+        f"set -e; head -c 3000000 /dev/urandom > /root/scratch.bin;"
+        f" {env} borg create {url}::scratch.test /root/scratch.bin;"
+        f" {env} borg delete {url}::scratch.test; rm /root/scratch.bin"
+    )
+    assert made.rc == 0, made.stderr
+    before = sum(repository_files(repository_host).values())
+    reviewed = latest_server_transaction(repository_host)
+    compacted = repository_program(repository_host, "compact", SERVER, "--reviewed", str(reviewed))
+    assert compacted.rc == 0, compacted.stdout + compacted.stderr
+    after = sum(repository_files(repository_host).values())
+    assert before - after > 2_500_000, (before, after)
+    assert archive_names(server) == kept
+    # Recorded: nothing of the server's since, and no rollback back before it.
+    (row,) = [
+        r
+        for r in json.loads(repository_program(repository_host, "list", "--json").stdout)
+        if r["server"] == SERVER
+    ]
+    assert row["since_last_compaction"] == 0 and row["last_compaction"], row
+    back = repository_program(repository_host, "rollback", SERVER, "--to", str(reviewed), "--yes")
+    assert back.rc == 1 and "before the compaction" in back.stderr, back.stdout + back.stderr
