@@ -370,8 +370,9 @@ def test_postorius_refuses_owner_b_on_alpha(host):
 
 def fetch_page(host, name, path):
     """The status and body nginx answers on vhost `name` for `path`."""
+    url = shlex.quote(f"https://{name}{path}")
     answer = host.check_output(
-        f"curl -sk --resolve {name}:443:127.0.0.1 -w '\\n%{{http_code}}' https://{name}{path}"
+        f"curl -sk --resolve {name}:443:127.0.0.1 -w '\\n%{{http_code}}' {url}"
     )
     body, _, status = answer.rpartition("\n")
     return status, body
@@ -422,6 +423,40 @@ def test_a_list_domain_shows_its_own_lists_only(host):
         assert fetch_page(host, ALPHA, path)[0] == "404", path
     for path in pages[:2] + pages[3:4] + pages[5:6]:
         assert fetch_page(host, BETA, path)[0] == "200", path
+
+
+def test_hyperkittys_pages_across_lists_keep_to_the_vhosts_domain(host):
+    """HyperKitty's search and a sender's posts answer on a vhost for one list of its own domain
+    only; its list finder names that domain's lists only; its API across lists is not served; a
+    client's own X-Chaton-List-Domain header changes nothing. Runs after
+    test_a_list_domain_shows_its_own_lists_only (beta's public list known to HyperKitty)."""
+    status, found = fetch_page(host, BETA, "/hyperkitty/find-list?term=annonces")
+    assert status == "200" and [i["value"] for i in json.loads(found)] == [BETA_LIST], found
+    status, found = fetch_page(host, ALPHA, "/hyperkitty/find-list?term=annonces")
+    assert status == "200" and json.loads(found) == [], found
+    on_beta = [
+        f"/hyperkitty/search?mlist={BETA_LIST}&q=vide",
+        f"/hyperkitty/users/0123456789abcdef/posts?list={BETA_LIST}",
+    ]
+    for path in on_beta:
+        assert fetch_page(host, BETA, path)[0] == "200", path
+        assert fetch_page(host, ALPHA, path)[0] == "404", path
+    for path in [
+        "/hyperkitty/search?q=vide",  # every list
+        f"/hyperkitty/search?mlist={BETA_LIST.replace('@', '%40')}&q=vide",
+        f"/hyperkitty/search?mlist={ALPHA_LIST}&mlist={BETA_LIST}&q=vide",
+        "/hyperkitty/users/0123456789abcdef/posts",
+    ]:
+        assert fetch_page(host, ALPHA, path)[0] == "404", path
+    forged = host.check_output(
+        f"curl -sk -o /dev/null -w '%{{http_code}}' -H 'X-Chaton-List-Domain: {BETA}'"
+        f" --resolve {ALPHA}:443:127.0.0.1 'https://{ALPHA}{on_beta[0]}'"
+    )
+    assert forged == "404"
+    for path in ["/hyperkitty/api/lists/", "/hyperkitty/api/tags/",
+                 "/hyperkitty/api/sender/0123456789abcdef/emails/"]:  # fmt: skip
+        for name in (ALPHA, BETA):
+            assert fetch_page(host, name, path)[0] == "404", (name, path)
 
 
 def words(output: str) -> str:
