@@ -245,3 +245,27 @@ def test_the_list_counts_the_transactions_since_the_last_compaction(
     assert rows["srv-1"]["latest_server_transaction"] == 19
     assert rows["srv-2"]["since_last_compaction"] == 0
     assert rows["srv-2"]["last_compaction"] is None
+
+
+def test_a_rollback_is_refused_when_the_server_wrote_after_the_listing(
+    program: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = repository(tmp_path, "srv-1", NIGHTS + ATTACK, 18)
+    listed = program.after
+
+    def after_a_new_segment(where: Path, transaction: int) -> list[Path]:
+        """The first listing, then the server writes segment 19 before the lock is taken."""
+        found = listed(where, transaction)
+        (path / "data" / "0" / "19").write_bytes(b"n")
+        monkeypatch.setattr(program, "after", listed)
+        return found
+
+    monkeypatch.setattr(program, "after", after_a_new_segment)
+    assert program.main(["rollback", "srv-1", "--to", "13", "--yes"]) == 1
+    assert "changed since it was listed" in capsys.readouterr().err
+    assert served(program, path) == list(range(1, 20))
+    assert not (path / "lock.exclusive").exists()
+    assert not (tmp_path / "borg" / ".rolled-back").exists()
