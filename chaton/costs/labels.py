@@ -5,6 +5,9 @@ One place for the ODS, CSV and HTML writers and the templates (which read them a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from chaton.costs.model import Pool
 from chaton.i18n import _
 
 
@@ -185,3 +188,23 @@ def texts(lang: str) -> dict[str, str]:
             lang=lang,
         ),
     }
+
+
+# A pool's and a key's names, as every writer shows them (`t`: the texts of `texts(lang)`).
+def pool_label(pool: Pool, t: Mapping[str, str]) -> str:
+    base = t["cat_" + pool.category]
+    if pool.server is not None:
+        return f"{base} — {pool.server}"
+    if pool.category == "recurring":
+        return pool.label
+    if pool.category in ("admin", "moderation"):
+        return f"{base} — {t['volunteer_time'] if pool.volunteer else t['paid_time']}"
+    return base
+
+
+def key_label(pool: Pool, t: Mapping[str, str]) -> str:
+    if pool.basis == "association":
+        return t["key_association"]
+    if pool.basis.startswith("server:"):
+        return t["key_server"]
+    return t["key_" + pool.basis]

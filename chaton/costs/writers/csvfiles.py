@@ -18,8 +18,8 @@ import io
 import re
 
 from chaton.costs.formatting import euros, thousandths
+from chaton.costs.labels import key_label, pool_label
 from chaton.costs.model import COST_CATEGORIES, CostReport, Pool
-from chaton.costs.writers.ods import key_label, pool_label
 
 
 def _amount(pool: Pool, value: int) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import jinja2
 
 from chaton.costs.formatting import money, number, percent
+from chaton.costs.labels import key_label, pool_label
 from chaton.costs.model import COST_CATEGORIES, CostReport, Pool
-from chaton.costs.writers.ods import key_label, pool_label
 from chaton.errors import ChatonError
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT

@@ -12,7 +12,7 @@ value, for viewers that do not recompute (LibreOffice recomputes files written b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +23,7 @@ from odf.style import Style, TableCellProperties, TableColumnProperties, TextPro
 from odf.table import Table, TableCell, TableColumn, TableRow  # type: ignore[import-untyped]
 from odf.text import P  # type: ignore[import-untyped]
 
+from chaton.costs.labels import key_label, pool_label
 from chaton.costs.model import PPM, CostReport, Pool, StructureCosts
 
 Value = Decimal | int | float
@@ -300,25 +301,6 @@ def write_inputs(sheet: Sheet, report: CostReport, t: dict[str, str]) -> InputRe
             )
             refs.funding.append((item.label, sheet.ref(1, row), sheet.ref(2, row)))
     return refs
-
-
-def pool_label(pool: Pool, t: Mapping[str, str]) -> str:
-    base = t["cat_" + pool.category]
-    if pool.server is not None:
-        return f"{base} — {pool.server}"
-    if pool.category == "recurring":
-        return pool.label
-    if pool.category in ("admin", "moderation"):
-        return f"{base} — {t['volunteer_time'] if pool.volunteer else t['paid_time']}"
-    return base
-
-
-def key_label(pool: Pool, t: Mapping[str, str]) -> str:
-    if pool.basis == "association":
-        return t["key_association"]
-    if pool.basis.startswith("server:"):
-        return t["key_server"]
-    return t["key_" + pool.basis]
 
 
 def shown_divisor(pool: Pool) -> int:
