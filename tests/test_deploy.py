@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support import ROOT, tool_env
 
-from chaton.commands.deploy import deploy_inputs
+from chaton.deploying import deploy_inputs
 from chaton.errors import BadInput
 from chaton.generated import render_inventory
 from chaton.secrets import init_password_file

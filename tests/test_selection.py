@@ -12,7 +12,7 @@ import pytest
 import yaml
 from support import ROOT, filter_plugin
 
-from chaton.commands.deploy import rendered_host_vars, structure_selection
+from chaton.deploying import rendered_host_vars, structure_selection
 from chaton.errors import BadInput
 from chaton.runner import run_playbook
 from chaton.selection import selection_inventory, selections, server_selection

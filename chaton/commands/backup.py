@@ -22,7 +22,7 @@ from chaton.backups import (
     server_restore_plan,
 )
 from chaton.cli import add_inventory_argument, add_vault_password_argument
-from chaton.commands.deploy import (
+from chaton.deploying import (
     deploy_again,
     deploy_inputs,
     print_summary,

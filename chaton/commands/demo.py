@@ -13,17 +13,17 @@ from urllib.parse import urlsplit
 
 from chaton import artifacts, containers
 from chaton.commands.costs import print_written
-from chaton.commands.deploy import (
-    add_run_options,
+from chaton.commands.deploy import add_run_options
+from chaton.commands.verify import print_table, server_shells
+from chaton.costs.model import Period
+from chaton.costs.sheets import report_for_inventory, write_sheets
+from chaton.deploying import (
     deploy,
     inventory_file,
     inventory_hosts,
     is_container,
     print_summary,
 )
-from chaton.commands.verify import print_table, server_shells
-from chaton.costs.model import Period
-from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.errors import BadInput
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _, current_language

@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chaton.commands.deploy import refuse_stale
+    from chaton.deploying import refuse_stale
     from chaton.secrets import SECRETS_FILE, password_file, read_password, read_secrets
 
     root = args.inventory

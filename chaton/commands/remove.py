@@ -18,7 +18,7 @@ from typing import Any
 
 from chaton.cli import add_inventory_argument, add_vault_password_argument
 from chaton.commands.backup import run_plan
-from chaton.commands.deploy import deploy_again, print_summary, rendered_host_vars, require_rendered
+from chaton.deploying import deploy_again, print_summary, rendered_host_vars, require_rendered
 from chaton.errors import BadInput, ExitCode
 from chaton.i18n import _
 from chaton.model.types import IDENTIFIER_RE

@@ -12,7 +12,7 @@ from typing import Any
 
 from chaton import containers
 from chaton.cli import add_inventory_argument
-from chaton.commands.deploy import inventory_file, inventory_hosts, is_container
+from chaton.deploying import inventory_file, inventory_hosts, is_container
 from chaton.errors import BadInput
 from chaton.generated import generated_dir
 from chaton.i18n import _
