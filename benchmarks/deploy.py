@@ -292,10 +292,10 @@ def print_noop(noop: dict[str, list[float]], runs: int) -> None:
 def noop_reruns(root: Path, folder: Path, key: Path, runs: int) -> dict[str, list[float]]:
     """Seconds of each no-op rerun, per way; a rerun that changes something stops the
     benchmark."""
-    from chaton.commands.deploy import deploy_inputs
+    from chaton.deploying import read_rendered
     from chaton.runner import run_playbook
 
-    inputs = deploy_inputs(root, root.parent / "vault-password")
+    inputs = read_rendered(root, root.parent / "vault-password")
     ssh_env, ssh_hosts = ssh_defaults_env(folder)
     ssh_hosts.write_text(
         yaml.safe_dump(
@@ -322,8 +322,8 @@ def noop_reruns(root: Path, folder: Path, key: Path, runs: int) -> dict[str, lis
     # hosts.yml's podman connection is replaced by ssh-hosts.yml, read last.
     failed: dict[str, str] = {}
     ways: dict[str, tuple[list[Path], dict[str, str], bool]] = {
-        "project": (inputs.inventories, {}, True),
-        "accelerator-off": (inputs.inventories, {}, False),
+        "project": (list(inputs.inventories), {}, True),
+        "accelerator-off": (list(inputs.inventories), {}, False),
         "ssh-defaults": ([*inputs.inventories, ssh_hosts], ssh_env, False),
     }
     times: dict[str, list[float]] = {way: [] for way in ways}

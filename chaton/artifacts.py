@@ -12,7 +12,9 @@ placed in the cache, with a manifest:
 
 Downloads go to a hidden temporary folder inside the cache (same file system); the verified
 archive and its manifest are moved into place by one rename of their folder, so the cache never
-holds a partial archive or a half-written folder. The roles copy from the cache.
+holds a partial archive or a half-written folder. The roles copy from the cache. The downloads
+themselves (limits, digests, the checksum file) are `chaton.downloads`, the signature check
+`chaton.openpgp`.
 
 Each kind of artifact is a row of `KINDS`: its file names, the checksum its upstream publishes,
 its signing key and the key's pinned fingerprint. Nextcloud is the only one today (an upstream
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import json
 import lzma
 import os
@@ -52,45 +53,33 @@ import stat
 import subprocess
 import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal, Protocol, cast
+from typing import IO, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chaton import __version__, codesigning
+from chaton import codesigning
 from chaton import files as atomic
+from chaton.downloads import DEFAULT_TIMEOUT, Progress, digest_label, download, expected_digest
 from chaton.errors import BadInput, ChatonError
 from chaton.i18n import _
+from chaton.openpgp import key_fingerprints, normalize_fingerprint, verify_signature
 from chaton.paths import PROJECT_ROOT
 
 CACHE_ENV = "CHATON_ARTIFACTS_DIR"
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "artifacts"
 KEYS_DIR = Path(__file__).resolve().parent / "artifact_keys"
 MANIFEST = "artifact.json"
-DEFAULT_TIMEOUT = 30.0  # seconds without an answer (connect, or between two reads)
 _SMALL_FILE_LIMIT = 64 * 1024  # checksum and signature files
 _CHUNK = 1024 * 1024
-_GPG_TIMEOUT = 600
-_STATUS = "[GNUPG:] "
-_USER_AGENT = f"chaton-toolkit/{__version__}"
-# Status keywords of gpgv that refuse a signature, whatever else it says.
-_REFUSING = ("BADSIG", "ERRSIG", "NO_PUBKEY", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NODATA")
 
-# (url, bytes so far, total bytes or None): called with 0 when a download starts.
-Progress = Callable[[str, int, int | None], None]
 # Called with what a long step (unpacking, verifying, packing) is about to do.
 Step = Callable[[str], None]
-
-
-class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -332,13 +321,6 @@ def check_base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def normalize_fingerprint(value: str) -> str:
-    fingerprint = value.replace(" ", "").upper()
-    if not re.fullmatch(r"[0-9A-F]{40}", fingerprint):
-        raise BadInput(_("{value} is not an OpenPGP fingerprint (40 hex digits)", value=value))
-    return fingerprint
-
-
 def key_path(kind: ArtifactKind, key_file: Path | None) -> Path:
     """The key file to check signatures with; BadInput saying how to get it when missing."""
     if key_file is not None:
@@ -360,226 +342,6 @@ def key_path(kind: ArtifactKind, key_file: Path | None) -> Path:
             )
         )
     return path
-
-
-# --- OpenPGP ---------------------------------------------------------------------------------
-
-
-def _run(command: list[str], package: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=_GPG_TIMEOUT
-        )
-    except FileNotFoundError:
-        raise ChatonError(
-            _(
-                "{program} is not installed (Debian package {package})",
-                program=command[0],
-                package=package,
-            )
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise ChatonError(
-            _(
-                "{program} did not finish within {seconds} s",
-                program=command[0],
-                seconds=_GPG_TIMEOUT,
-            )
-        ) from None
-
-
-def _gpg(home: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """gpg in a throw-away home folder: it reads only the files it is given, starts no agent."""
-    return _run(["gpg", "--homedir", home, "--batch", "--no-autostart", *args], "gpg")
-
-
-def key_fingerprints(key_file: Path) -> list[str]:
-    """The primary key fingerprints a key file holds (armored or binary)."""
-    with tempfile.TemporaryDirectory(prefix="chaton-gpg-") as home:
-        result = _gpg(home, "--with-colons", "--show-keys", str(key_file))
-    found: list[str] = []
-    primary = False
-    for line in result.stdout.splitlines():
-        fields = line.split(":")
-        if fields[0] in ("pub", "sub"):
-            primary = fields[0] == "pub"
-        elif fields[0] == "fpr" and primary and len(fields) > 9:
-            found.append(fields[9].upper())
-            primary = False
-    if result.returncode != 0 or not found:
-        raise BadInput(_("{path} holds no OpenPGP public key", path=str(key_file)))
-    return found
-
-
-def _status(output: str) -> list[tuple[str, list[str]]]:
-    lines = []
-    for line in output.splitlines():
-        words = line[len(_STATUS) :].split() if line.startswith(_STATUS) else []
-        if words:
-            lines.append((words[0], words[1:]))
-    return lines
-
-
-def _refusal(status: list[tuple[str, list[str]]], detail: str) -> str:
-    keywords = {keyword: args for keyword, args in status}
-    if "BADSIG" in keywords:
-        return _("bad signature: the archive or its signature was altered")
-    if "NO_PUBKEY" in keywords or "ERRSIG" in keywords:
-        key = (keywords.get("NO_PUBKEY") or keywords.get("ERRSIG") or ["?"])[0]
-        return _("made by the key {key}, which is not in the key file", key=key)
-    if "EXPKEYSIG" in keywords:
-        return _("made by an expired key")
-    if "REVKEYSIG" in keywords:
-        return _("made by a revoked key")
-    if "EXPSIG" in keywords:
-        return _("the signature has expired")
-    if "NODATA" in keywords:
-        return _("no signature in the file")
-    return detail or _("gpgv found no valid signature")
-
-
-def verify_signature(archive: Path, signature: Path, key_file: Path, fingerprint: str) -> str:
-    """Check the detached `signature` of `archive` with gpgv against `key_file` only, and that
-    the primary key that made it has `fingerprint`; return that fingerprint or raise."""
-    with tempfile.TemporaryDirectory(prefix="chaton-gpg-") as home:
-        keyring = Path(home) / "keyring.gpg"  # gpgv reads binary keyrings only
-        if _gpg(home, "--dearmor", "--output", str(keyring), str(key_file)).returncode != 0:
-            raise BadInput(_("{path} holds no OpenPGP public key", path=str(key_file)))
-        command = ["gpgv", "--homedir", home, "--status-fd", "1", "--keyring", str(keyring)]
-        result = _run([*command, str(signature), str(archive)], "gpgv")
-    status = _status(result.stdout)
-    signers = [
-        (args[9] if len(args) >= 10 else args[0]).upper()
-        for keyword, args in status
-        if keyword == "VALIDSIG" and args
-    ]
-    refused = any(keyword in _REFUSING for keyword, _args in status)
-    if result.returncode != 0 or refused or not signers:
-        detail = result.stderr.strip().splitlines()[-1:] or [""]
-        raise ChatonError(
-            _(
-                "{file}: the signature does not verify: {reason}",
-                file=archive.name,
-                reason=_refusal(status, detail[0]),
-            )
-        )
-    wrong = sorted({signer for signer in signers if signer != fingerprint})
-    if wrong:
-        raise ChatonError(
-            _(
-                "{file}: signed by the key {found}, not by the pinned key {fingerprint}: refused",
-                file=archive.name,
-                found=", ".join(wrong),
-                fingerprint=fingerprint,
-            )
-        )
-    return fingerprint
-
-
-# --- downloads -------------------------------------------------------------------------------
-
-
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.isdigit() else None
-
-
-def download(
-    url: str,
-    target: Path,
-    *,
-    limit: int,
-    timeout: float,
-    digests: Iterable[_Digest] = (),
-    progress: Progress | None = None,
-) -> int:
-    """Stream `url` into `target` (flushed to disk), feeding `digests`; return its size."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise BadInput(_("{url} is not an http:// or https:// folder address", url=url))
-    # http(s) only (just checked): no file:// or custom scheme reaches urlopen.
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})  # noqa: S310
-    too_large = _("{url}: larger than {limit} bytes: refused", url=url, limit=limit)
-    digests = list(digests)
-    try:
-        with (
-            urllib.request.urlopen(request, timeout=timeout) as response,  # noqa: S310
-            target.open("wb") as stream,
-        ):
-            total = _content_length(response)
-            if total is not None and total > limit:
-                raise ChatonError(too_large)
-            done = 0
-            if progress:
-                progress(url, 0, total)
-            while chunk := response.read(_CHUNK):
-                done += len(chunk)
-                if done > limit:
-                    raise ChatonError(too_large)
-                stream.write(chunk)
-                for digest in digests:
-                    digest.update(chunk)
-                if progress:
-                    progress(url, done, total)
-            if total is not None and done != total:
-                raise ChatonError(
-                    _(
-                        "{url}: the download broke off after {done} of {total} bytes",
-                        url=url,
-                        done=done,
-                        total=total,
-                    )
-                )
-            stream.flush()
-            os.fsync(stream.fileno())
-    except urllib.error.HTTPError as error:
-        raise ChatonError(
-            _(
-                "{url}: the server answered HTTP {status} {reason}",
-                url=url,
-                status=error.code,
-                reason=error.reason,
-            )
-        ) from None
-    except TimeoutError:
-        raise ChatonError(_timed_out(url, timeout)) from None
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise ChatonError(_timed_out(url, timeout)) from None
-        raise ChatonError(
-            _("{url}: cannot download: {reason}", url=url, reason=error.reason)
-        ) from None
-    except (OSError, http.client.HTTPException) as error:
-        raise ChatonError(_("{url}: cannot download: {reason}", url=url, reason=error)) from None
-    return done
-
-
-def digest_label(algorithm: str) -> str:
-    """How a hashlib name is written for people: sha512 -> SHA-512."""
-    return {"sha256": "SHA-256", "sha512": "SHA-512"}.get(algorithm, algorithm.upper())
-
-
-def _timed_out(url: str, timeout: float) -> str:
-    return _("{url}: no answer within {seconds} s (timeout)", url=url, seconds=f"{timeout:g}")
-
-
-def expected_digest(text: str, file_name: str, algorithm: str) -> str:
-    """The hex digest the checksum file gives for `file_name` (lines "<hex>  <name>")."""
-    length = hashlib.new(algorithm).digest_size * 2
-    for line in text.splitlines():
-        parts = line.split()
-        if (
-            len(parts) == 2
-            and parts[1].lstrip("*") == file_name
-            and re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", parts[0])
-        ):
-            return parts[0].lower()
-    raise ChatonError(
-        _(
-            "the checksum file gives no {algorithm} digest for {file}",
-            algorithm=digest_label(algorithm),
-            file=file_name,
-        )
-    )
 
 
 # --- the cache ---------------------------------------------------------------------------------

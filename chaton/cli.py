@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from pathlib import Path
 
 from chaton import __version__
 from chaton.errors import ChatonError, ExitCode
@@ -36,33 +35,6 @@ Handler = Callable[[argparse.Namespace], int]
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
-
-
-def add_inventory_argument(parser: argparse.ArgumentParser) -> None:
-    """The `--inventory` option every command that reads a collective shares."""
-    parser.add_argument(
-        "-i",
-        "--inventory",
-        type=Path,
-        default=Path("inventories/example"),
-        help=_("the collective's inventory folder (default: %(default)s)"),
-    )
-
-
-def add_vault_password_argument(parser: argparse.ArgumentParser) -> None:
-    """The `--vault-password-file` option of the commands that read or write the secrets."""
-    from chaton.secrets import PASSWORD_ENV  # the secrets module needs Ansible: load it late
-
-    parser.add_argument(
-        "--vault-password-file",
-        type=Path,
-        metavar="PATH",
-        help=_(
-            "the file holding the vault password (default: ${env}, else "
-            "<inventory>/generated/.vault-password)",
-            env=PASSWORD_ENV,
-        ),
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

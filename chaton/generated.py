@@ -3,7 +3,7 @@
 Reads what the last render recorded (each server's `chaton_instances`, so that placement keeps
 every instance where it is), runs the pure placement and rendering, and writes the result
 atomically: every file is prepared first, then all are renamed; a failure leaves every file as it
-was. The secrets are read and written through `chaton.secrets` (ansible-vault).
+was. The secrets are completed by `chaton.secrets` and kept by `chaton.vault` (ansible-vault).
 """
 
 from __future__ import annotations
@@ -20,15 +20,8 @@ from chaton.i18n import _
 from chaton.loader import Inventory, load_inventory
 from chaton.placement import Plan, place
 from chaton.render import HOST_VARS, INVENTORY_FILE, Rendered, recorded_instances, render
-from chaton.secrets import (
-    SECRETS_FILE,
-    SecretsUpdate,
-    complete,
-    encrypt_secrets,
-    password_file,
-    read_password,
-    read_secrets,
-)
+from chaton.secrets import SecretsUpdate, complete
+from chaton.vault import SECRETS_FILE, encrypt_secrets, password_file, read_password, read_secrets
 from chaton.yamlio import load_vars
 
 GENERATED = "generated"
@@ -113,6 +106,29 @@ def render_inventory(
     """Render `root`'s generated folder (or with `check`, only compare it).
 
     `local_suffix`: see chaton.render.render (the demo's `localhost` names)."""
+    return _render_inventory(root, vault_password_file, check, local_suffix).report
+
+
+@dataclass(frozen=True)
+class CheckedRender:
+    """A render made in memory and compared with the generated folder, with what it was made
+    from: when its report has nothing stale, `rendered.files` are the files on disk."""
+
+    inventory: Inventory
+    rendered: Rendered
+    report: RenderReport
+
+
+def check_render(
+    root: Path, vault_password_file: Path | None = None, *, local_suffix: str | None = None
+) -> CheckedRender:
+    """`render_inventory(check=True)`, keeping the inventory and the render it made."""
+    return _render_inventory(root, vault_password_file, True, local_suffix)
+
+
+def _render_inventory(
+    root: Path, vault_password_file: Path | None, check: bool, local_suffix: str | None
+) -> CheckedRender:
     inventory, plan, _recorded = plan_inventory(root)
     rendered = render(inventory, plan, local_suffix=local_suffix)
     password = read_password(password_file(root, vault_password_file))
@@ -143,15 +159,13 @@ def render_inventory(
         secrets_unused=update.unused,
         stale=tuple(sorted([*written, *removed])) if check else (),
     )
-    if check:
-        return report
-    modes = {out / SECRETS_FILE: 0o600}
-    atomic.write_all(
-        {out / path: wanted[path] for path in written},
-        remove=[out / path for path in removed],
-        modes=modes,
-    )
-    return report
+    if not check:
+        atomic.write_all(
+            {out / path: wanted[path] for path in written},
+            remove=[out / path for path in removed],
+            modes={out / SECRETS_FILE: 0o600},
+        )
+    return CheckedRender(inventory, rendered, report)
 
 
 def _existing(out: Path) -> Mapping[str, bytes]:

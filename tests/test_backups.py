@@ -118,7 +118,8 @@ def test_anything_else_is_refused(at: str) -> None:
 def test_the_commands_refuse_before_any_server_is_reached(
     rendered: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    assert main([*args, "--inventory", str(rendered)]) == 2
+    password = ["--vault-password-file", str(rendered.parent / "vault-password")]
+    assert main([*args, "--inventory", str(rendered), *password]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -150,14 +151,15 @@ def test_from_gives_the_other_servers_repository_to_the_servers_restored(
     given: list[dict[str, Any]] = []
 
     def recording_run_plan(
-        args: Any, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
+        collective: Any, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
     ) -> RunResult:
         """A test double of run_plan: records what each server is given, runs nothing."""
         given.append({"variable": variable, **per_server})
         return RunResult("failed", 2, {server: HostStats(failures=1) for server in per_server})
 
     monkeypatch.setattr(backup_command, "run_plan", recording_run_plan)
-    inventory = ["--inventory", str(rendered)]
+    password = rendered.parent / "vault-password"
+    inventory = ["--inventory", str(rendered), "--vault-password-file", str(password)]
     assert main(["restore", "velo-cite", "--from", "fabrique-0", *inventory]) == 1
     assert main(["restore", "velo-cite", "--from", "fabrique-1", *inventory]) == 1
     assert main(["restore", "--server", "fabrique-1", *inventory]) == 1

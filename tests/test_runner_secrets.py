@@ -14,7 +14,7 @@ import pytest
 from support import ROOT
 
 from chaton.runner import run_playbook
-from chaton.secrets import encrypt_secrets
+from chaton.vault import encrypt_secrets
 
 PLAY = ROOT / "tests" / "runner_fixtures" / "secrets_play.yml"
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from support import ROOT, filter_plugin
 
-from chaton.deploying import rendered_host_vars, structure_selection
+from chaton.deploying import read_rendered
 from chaton.errors import BadInput
 from chaton.runner import run_playbook
 from chaton.selection import selection_inventory, selections, server_selection
@@ -162,7 +162,7 @@ def test_a_run_works_on_the_selected_items_and_writes_the_shared_file_whole(
 
 
 def test_deploy_structure_selects_the_servers_with_the_structure(rendered: Path) -> None:
-    found = structure_selection(rendered, rendered_host_vars(rendered), "velo-cite", None)
+    found = read_rendered(rendered, rendered.parent / "vault-password").selection("velo-cite")
     assert list(found) == ["fabrique-1"]
     assert found["fabrique-1"]["structure"] == "velo-cite"
 
@@ -178,7 +178,7 @@ def test_deploy_structure_refuses_bad_input(
     rendered: Path, slug: str, limit: str | None, message: str
 ) -> None:
     with pytest.raises(BadInput, match=message.replace("(", r"\(")):
-        structure_selection(rendered, rendered_host_vars(rendered), slug, limit)
+        read_rendered(rendered, rendered.parent / "vault-password").selection(slug, limit)
 
 
 def test_deploy_structure_before_a_render_is_refused(tmp_path: Path) -> None:
@@ -187,4 +187,4 @@ def test_deploy_structure_before_a_render_is_refused(tmp_path: Path) -> None:
         ROOT / "inventories" / "example", root, ignore=shutil.ignore_patterns("generated")
     )
     with pytest.raises(BadInput, match="not rendered yet"):
-        structure_selection(root, {}, "velo-cite", None)
+        read_rendered(root).selection("velo-cite")

@@ -11,9 +11,9 @@ from tls_double import https_server
 
 from chaton.codesigning import ROOT_FINGERPRINT
 from chaton.commands.demo import build_test_release
-from chaton.commands.verify import server_addresses, server_shells
 from chaton.errors import BadInput
 from chaton.paths import PROJECT_ROOT
+from chaton.servers import server_addresses, server_shells
 from chaton.verify import (
     MIN_CERT_DAYS,
     SERVER_UNITS,

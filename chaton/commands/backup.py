@@ -8,32 +8,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chaton.backups import (
     BACKUP_NOW_VAR,
     RESTORE_VAR,
     SERVICES,
     backup_plan,
     check_at,
-    plan_inventory,
     restore_plan,
     restore_source,
     server_restore_plan,
 )
-from chaton.cli import add_inventory_argument, add_vault_password_argument
+from chaton.commands.options import add_inventory_argument, add_vault_password_argument
+from chaton.commands.output import print_summary
 from chaton.deploying import (
-    deploy_again,
-    deploy_inputs,
-    print_summary,
-    rendered_host_vars,
-    require_rendered,
-    structure_selection,
+    deploy,
+    read_rendered,
+    run_plan,
 )
 from chaton.errors import BadInput, ExitCode
 from chaton.i18n import _
 from chaton.paths import PROJECT_ROOT
-from chaton.runner import RunResult, run_playbook
+from chaton.runner import RunResult
 
 BACKUP_NOW = PROJECT_ROOT / "playbooks" / "backup-now.yml"
 RESTORE = PROJECT_ROOT / "playbooks" / "restore.yml"
@@ -104,34 +99,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_restore)
 
 
-def run_plan(
-    args: argparse.Namespace, playbook: Path, variable: str, per_server: dict[str, dict[str, Any]]
-) -> RunResult:
-    """`playbook` on the servers of `per_server`, each given its `variable`."""
-    inputs = deploy_inputs(args.inventory, args.vault_password_file)
-    with tempfile.TemporaryDirectory(prefix="chaton-plan-") as folder:
-        plan_file = Path(folder) / "plan.yml"
-        plan_file.write_text(
-            yaml.safe_dump(plan_inventory(variable, per_server), sort_keys=True), encoding="utf-8"
-        )
-        return run_playbook(
-            playbook,
-            [*inputs.inventories, plan_file],
-            limit=",".join(per_server),
-            extra_args=inputs.extra_args,
-        )
-
-
 def _backup(args: argparse.Namespace) -> int:
-    require_rendered(args.inventory)
-    host_vars = rendered_host_vars(args.inventory)
+    collective = read_rendered(args.inventory, args.vault_password_file, require=True)
     if args.structure:
-        structure_selection(args.inventory, host_vars, args.structure, None)  # refusals
-    plan = backup_plan(host_vars, args.structure)
+        collective.selection(args.structure)  # refusals
+    plan = backup_plan(collective.host_vars, args.structure)
     if not plan:
         raise BadInput(_("nothing to back up: no instance is placed on any server"))
     result = run_plan(
-        args, BACKUP_NOW, BACKUP_NOW_VAR, {s: {"instances": n} for s, n in plan.items()}
+        collective, BACKUP_NOW, BACKUP_NOW_VAR, {s: {"instances": n} for s, n in plan.items()}
     )
     return print_summary(result, as_json=args.json)
 
@@ -140,13 +116,12 @@ def _restore(args: argparse.Namespace) -> int:
     at = check_at(args.at)
     if (args.slug is None) == (args.server is None):
         raise BadInput(_("name a structure (SLUG) or a server (--server NAME), not both"))
-    host_vars = rendered_host_vars(args.inventory)
+    collective = read_rendered(args.inventory, args.vault_password_file, require=True)
     if args.server is not None:
-        require_rendered(args.inventory)
-        plan = server_restore_plan(host_vars, args.server, args.service)
+        plan = server_restore_plan(collective.host_vars, args.server, args.service)
     else:
-        structure_selection(args.inventory, host_vars, args.slug, None)  # unknown or unplaced
-        plan = restore_plan(host_vars, args.slug, args.service)
+        collective.selection(args.slug)  # unknown or unplaced
+        plan = restore_plan(collective.host_vars, args.slug, args.service)
     source = restore_source(args.source)
     with tempfile.TemporaryDirectory(prefix="chaton-restore-") as reports:
         per_server = {
@@ -159,7 +134,7 @@ def _restore(args: argparse.Namespace) -> int:
             }
             for server, names in plan.items()
         }
-        result = run_plan(args, RESTORE, RESTORE_VAR, per_server)
+        result = run_plan(collective, RESTORE, RESTORE_VAR, per_server)
         outcomes = [
             json.loads(path.read_text(encoding="utf-8"))
             for path in sorted(Path(reports).glob("*.json"))
@@ -169,7 +144,7 @@ def _restore(args: argparse.Namespace) -> int:
         return code
     # The restored instances get what the deploy gives them (temporary folders, units).
     print(_("Deploying {what} again after the restore:", what=args.slug or args.server))
-    again = deploy_again(args, structure=args.slug, limit=args.server)
+    again = deploy(collective, structure=args.slug, limit=args.server)
     return print_summary(again, as_json=args.json)
 
 

@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from chaton.cli import add_inventory_argument
+from chaton.commands.options import add_inventory_argument
 from chaton.costs.model import Period
 from chaton.costs.sheets import catalog_html, report_for_inventory
 from chaton.errors import BadInput, ExitCode

@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from chaton.cli import add_inventory_argument
+from chaton.commands.options import add_inventory_argument
+from chaton.commands.output import print_written
 from chaton.costs.formatting import euros, thousandths
 from chaton.costs.model import CostReport, Period
 from chaton.costs.sheets import FORMATS, report_for_inventory, write_sheets
@@ -159,22 +160,6 @@ def report_as_dict(report: CostReport, files: list[Path]) -> dict[str, Any]:
         ],
         "files": [str(path) for path in files],
     }
-
-
-def print_written(report: CostReport, files: list[Path], out: Path) -> None:
-    """The period's totals and where the sheets were written."""
-    print(
-        _(
-            "{period}: total cost {total}, billed {billed}, volunteer time {volunteer}, "
-            "solidarity balance {balance}",
-            period=report.period.label,
-            total=euros(report.total_cost),
-            billed=euros(report.billed_total),
-            volunteer=euros(report.volunteer_value),
-            balance=euros(report.solidarity_balance),
-        )
-    )
-    print(_("wrote {count} files in {path}", count=len(files), path=str(out)))
 
 
 def run(args: argparse.Namespace) -> int:

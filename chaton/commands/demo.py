@@ -12,18 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chaton import artifacts, containers
-from chaton.commands.costs import print_written
-from chaton.commands.deploy import add_run_options
-from chaton.commands.verify import print_table, server_shells
+from chaton.commands.options import add_run_options
+from chaton.commands.output import print_checks, print_summary, print_written
 from chaton.costs.model import Period
 from chaton.costs.sheets import report_for_inventory, write_sheets
-from chaton.deploying import (
-    deploy,
-    inventory_file,
-    inventory_hosts,
-    is_container,
-    print_summary,
-)
+from chaton.deploying import deploy, read_rendered
 from chaton.errors import BadInput
 from chaton.generated import generated_dir, render_inventory
 from chaton.i18n import _, current_language
@@ -31,7 +24,8 @@ from chaton.loader import group_vars
 from chaton.paths import PROJECT_ROOT
 from chaton.render import HOST_VARS
 from chaton.runner import FACT_CACHE
-from chaton.secrets import SECRETS_FILE, init_password_file, password_file
+from chaton.servers import inventory_file, inventory_hosts, is_container, server_shells
+from chaton.vault import SECRETS_FILE, init_password_file, password_file
 from chaton.verify import Address, check_collective, fetch
 from chaton.yamlio import load_vars
 
@@ -156,7 +150,11 @@ def _demo(args: argparse.Namespace) -> int:
                 )
             )
     env = demo_artifacts(args.inventory)
-    code = print_summary(deploy(args, env), as_json=args.json)
+    collective = read_rendered(args.inventory, args.vault_password_file)
+    result = deploy(
+        collective, limit=args.limit, check=args.check, accelerator=args.accelerator, env=env
+    )
+    code = print_summary(result, as_json=args.json)
     if code == 0:
         write_demo_costs(args.inventory)
         if not args.json:
@@ -169,7 +167,7 @@ def _demo(args: argparse.Namespace) -> int:
             checks = check_collective(
                 generated_dir(args.inventory), addresses, DEMO_CA, shells, cache
             )
-            print_table(checks)
+            print_checks(checks)
             code = 0 if all(check.ok for check in checks) else 1
     return code
 

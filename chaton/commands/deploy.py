@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chaton.cli import add_inventory_argument, add_vault_password_argument
-from chaton.deploying import deploy, print_summary
+from chaton.commands.options import add_inventory_argument, add_run_options
+from chaton.commands.output import print_summary
+from chaton.deploying import deploy, read_rendered
 from chaton.i18n import _
 
 
@@ -29,20 +30,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_deploy)
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--check", action="store_true", help=_("show what would change, change nothing")
-    )
-    parser.add_argument("--limit", metavar="HOSTS", help=_("only these servers (Ansible pattern)"))
-    parser.add_argument(
-        "--no-accelerator",
-        dest="accelerator",
-        action="store_false",
-        help=_("run Ansible's standard strategy instead of the Mitogen accelerator"),
-    )
-    parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
-    add_vault_password_argument(parser)
-
-
 def _deploy(args: argparse.Namespace) -> int:
-    return print_summary(deploy(args), as_json=args.json)
+    collective = read_rendered(args.inventory, args.vault_password_file)
+    result = deploy(
+        collective,
+        structure=args.structure,
+        limit=args.limit,
+        check=args.check,
+        accelerator=args.accelerator,
+    )
+    return print_summary(result, as_json=args.json)

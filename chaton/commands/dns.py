@@ -8,14 +8,13 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from chaton.cli import add_inventory_argument, add_vault_password_argument
+from chaton.commands.options import add_inventory_argument, add_vault_password_argument
 from chaton.dns import SPF, mail_domains
 from chaton.errors import BadInput
 from chaton.generated import generated_dir
 from chaton.i18n import _
 from chaton.loader import load_inventory
 from chaton.model import domain_to_ascii
-from chaton.render import INVENTORY_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -46,16 +45,18 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chaton.deploying import refuse_stale
-    from chaton.secrets import SECRETS_FILE, password_file, read_password, read_secrets
+    from chaton.deploying import current_render
+    from chaton.vault import SECRETS_FILE, password_file, read_password, read_secrets
 
     root = args.inventory
-    inventory = load_inventory(root)
     generated = generated_dir(root)
-    if not (generated / INVENTORY_FILE).is_file():
+    checked = current_render(root, args.vault_password_file)
+    if checked is None:
+        load_inventory(root)  # what is wrong in the inventory is said before "render first"
         raise BadInput(
             _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
         )
+    inventory = checked.inventory
     if args.structure is not None and args.structure not in inventory.structures:
         raise BadInput(
             _(
@@ -65,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
                 slugs=", ".join(sorted(inventory.structures)),
             )
         )
-    refuse_stale(root, args.vault_password_file)
     password = read_password(password_file(root, args.vault_password_file))
     secrets = read_secrets(generated / SECRETS_FILE, password)
     public_names = {

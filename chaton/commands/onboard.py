@@ -16,21 +16,14 @@ from typing import Any
 
 import yaml
 
-from chaton.cli import add_inventory_argument
+from chaton.commands.options import add_inventory_argument
+from chaton.diagnostics import printable
 from chaton.errors import BadInput, ExitCode
 from chaton.files import create_new
 from chaton.i18n import _
-from chaton.loader import (
-    FileTooLarge,
-    InvalidInventory,
-    UnreadableFile,
-    check_inventory,
-    check_texts,
-    printable,
-    read_regular_file,
-    reserved_names,
-)
+from chaton.loader import InvalidInventory, check_inventory, check_texts, reserved_names
 from chaton.validation import COLLECTIVE_FILE, STRUCTURES_DIR
+from chaton.yamlsource import FileTooLarge, UnreadableFile, read_regular_file
 
 HEADER = (
     "# A member structure, created by `chaton onboard`.\n"

@@ -8,7 +8,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from chaton.cli import add_inventory_argument
+from chaton.commands.options import add_inventory_argument
 from chaton.errors import ExitCode
 from chaton.generated import plan_inventory
 from chaton.i18n import _

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from chaton.cli import add_inventory_argument, add_vault_password_argument
-from chaton.commands.backup import run_plan
-from chaton.deploying import deploy_again, print_summary, rendered_host_vars, require_rendered
+from chaton.commands.options import add_inventory_argument, add_vault_password_argument
+from chaton.commands.output import print_summary
+from chaton.deploying import deploy, read_rendered, run_plan
 from chaton.errors import BadInput, ExitCode
 from chaton.i18n import _
 from chaton.model.types import IDENTIFIER_RE
@@ -65,8 +65,8 @@ def export_dir(inventory: Path, slug: str) -> Path:
 def _remove(args: argparse.Namespace) -> int:
     if IDENTIFIER_RE.fullmatch(args.slug) is None:
         raise BadInput(_("{slug} is not a structure's slug", slug=args.slug))
-    require_rendered(args.inventory)
-    servers = sorted(rendered_host_vars(args.inventory))
+    collective = read_rendered(args.inventory, args.vault_password_file, require=True)
+    servers = sorted(collective.host_vars)
     if not servers:
         raise BadInput(_("no server in the rendered configuration: nothing to look on"))
     exports = export_dir(args.inventory, args.slug).resolve()
@@ -78,7 +78,7 @@ def _remove(args: argparse.Namespace) -> int:
             "report_dir": reports,
             "export_dir": str(exports),
         }
-        result = run_plan(args, REMOVE, REMOVE_VAR, dict.fromkeys(servers, settings))
+        result = run_plan(collective, REMOVE, REMOVE_VAR, dict.fromkeys(servers, settings))
         outcomes = [
             json.loads(path.read_text(encoding="utf-8"))
             for path in sorted(Path(reports).glob("*.json"))
@@ -89,7 +89,7 @@ def _remove(args: argparse.Namespace) -> int:
         return code
     # The servers' lists of what they back up, watch and serve, without what was removed.
     print(_("Deploying {what} again after the removal:", what=", ".join(removed)))
-    deployed = print_summary(deploy_again(args, limit=",".join(removed)), as_json=args.json)
+    deployed = print_summary(deploy(collective, limit=",".join(removed)), as_json=args.json)
     return max(code, deployed)
 
 

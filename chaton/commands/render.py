@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from chaton.cli import add_inventory_argument, add_vault_password_argument
+from chaton.commands.options import add_inventory_argument, add_vault_password_argument
 from chaton.errors import ExitCode
 from chaton.generated import GENERATED, RenderReport, render_inventory
 from chaton.i18n import _
-from chaton.secrets import init_password_file, password_file
+from chaton.vault import init_password_file, password_file
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chaton.cli import add_inventory_argument
+from chaton.commands.options import add_inventory_argument
 from chaton.errors import ExitCode
 from chaton.i18n import _
 from chaton.loader import check_inventory, errors_as_json

@@ -11,14 +11,13 @@ import pytest
 
 from chaton.errors import BadInput, ExitCode
 from chaton.loader import (
-    MAX_FILE_BYTES,
     CheckResult,
     InvalidInventory,
     check_inventory,
     check_texts,
     load_inventory,
-    parse_document,
 )
+from chaton.yamlsource import MAX_FILE_BYTES, parse_document
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaton.secrets import PASSWORD_ENV
+from chaton.vault import PASSWORD_ENV
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
 PASSWORD = "test-vault-password-not-a-real-one"  # noqa: S105 - the tests' own vault

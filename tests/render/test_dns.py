@@ -14,7 +14,8 @@ import yaml
 from chaton.cli import main
 from chaton.dns import TXT_CHUNK, dkim_value, txt_strings
 from chaton.errors import BadInput
-from chaton.secrets import generate, read_secrets
+from chaton.secrets import generate
+from chaton.vault import read_secrets
 from render.conftest import PASSWORD
 
 LIST_DOMAINS = {

@@ -12,7 +12,7 @@ from chaton import files
 from chaton.cli import main
 from chaton.errors import BadInput
 from chaton.generated import read_recorded, render_inventory
-from chaton.secrets import PASSWORD_ENV, read_secrets
+from chaton.vault import PASSWORD_ENV, read_secrets
 from chaton.yamlio import load_vars
 from render.conftest import PASSWORD
 
