@@ -357,22 +357,105 @@ def _sum_expr(refs: Sequence[str]) -> str:
     return "+".join(refs) if refs else "0"
 
 
+CATEGORIES = ("purchase", "hosting", "energy", "recurring", "admin", "moderation")
+
+
+@dataclass(frozen=True)
+class _Book:
+    """What the sheets of `summary.ods` share: the report, the texts, whether formula cells carry
+    chaton's values, and the parties' rows on Keys, Allocation and Structures (the structures from
+    `first` to `last`, the association on `assoc`, the totals on `total_row`)."""
+
+    report: CostReport
+    t: dict[str, str]
+    cached: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.report.parties)
+
+    @property
+    def first(self) -> int:
+        return 4
+
+    @property
+    def last(self) -> int:
+        return 3 + max(self.count, 1)
+
+    @property
+    def assoc(self) -> int:
+        return self.last + 1
+
+    @property
+    def total_row(self) -> int:
+        return self.last + 2
+
+    def value(self, amount: Value) -> Value | None:
+        """A formula cell's cached value: `amount`, or None when the workbook carries none."""
+        return amount if self.cached else None
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The Keys sheet and its columns: five a server from column 6 (RAM, disk, CPU, ppm,
+    weight), then the resources' ppm."""
+
+    sheet: Sheet
+    servers: list[str]
+
+    @property
+    def res_col(self) -> int:
+        return 6 + 5 * len(self.servers)
+
+    def ppm_col(self, server: str) -> int:
+        return 6 + 5 * self.servers.index(server) + 3
+
+    def weight_col(self, server: str) -> int:
+        return 6 + 5 * self.servers.index(server) + 4
+
+    def column(self, pool: Pool) -> int:
+        """The column of the weights `pool` is shared by."""
+        if pool.server is not None:
+            return self.weight_col(pool.server)
+        return {"accounts": 4, "structures": 5, "resources": self.res_col}[pool.key]
+
+
+@dataclass(frozen=True)
+class _Allocation:
+    """The Allocation sheet and the column of each pool's shares on it."""
+
+    sheet: Sheet
+    share_col: dict[str, int]
+
+    def shares_sum(self, row: int, chosen: Iterable[Pool], divisor: int) -> str:
+        cells = [self.sheet.ref(self.share_col[pool.id], row) for pool in chosen]
+        return f"({_sum_expr(cells)})/{divisor}"
+
+
 def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True) -> list[Sheet]:
     """The sheets of `summary.ods` (see the module's docstring)."""
+    book = _Book(report, t, cached)
+    inputs, refs = _inputs_sheet(book)
+    pools, formulas = _pools_sheet(book, refs)
+    keys = _keys_sheet(book, refs)
+    allocation = _allocation_sheet(book, keys, formulas)
+    structures = _structures_sheet(book, refs, allocation)
+    summary = _summary_sheet(book, refs, formulas, structures)
+    return [summary, structures, inputs, pools, keys.sheet, allocation.sheet]
 
-    def value(amount: Value) -> Value | None:
-        return amount if cached else None
 
-    collective = report.collective
-    count = len(report.parties)
-    first, last = 4, 3 + max(count, 1)
-    assoc, total_row = last + 1, last + 2
-
+def _inputs_sheet(book: _Book) -> tuple[Sheet, InputRefs]:
+    """The Inputs sheet of `summary.ods`: a title, then the inputs block."""
+    t, report = book.t, book.report
     inputs = Sheet(t["sheet_inputs"], (9.0, 3.0, 3.0, 3.0, 3.0, 2.0, 3.0, 3.0, 3.0, 3.0))
-    inputs.add(Text(f"{collective.name} — {t['period']} {report.period.label}", "title"))
+    inputs.add(Text(f"{report.collective.name} — {t['period']} {report.period.label}", "title"))
     inputs.add()
-    refs = write_inputs(inputs, report, t)
+    return inputs, write_inputs(inputs, report, t)
 
+
+def _pools_sheet(book: _Book, refs: InputRefs) -> tuple[Sheet, PoolFormulas]:
+    """The Pools sheet: each pool's amount (and each time category's total) as a formula."""
+    t, report, value = book.t, book.report, book.value
     pools_sheet = Sheet(t["sheet_pools"], (9.0, 5.0, 6.0, 4.0, 4.0, 2.0))
     pools_sheet.add(Text(t["sheet_pools"], "title"))
     pools_sheet.add(Text(t["lr_note"]))
@@ -419,13 +502,18 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
             ),
             Text(unit_label(entry)),
         )
+    return pools_sheet, formulas
 
-    # Keys: each party's weight in each key.
-    servers = [server.name for server in collective.servers]
-    keys = Sheet(t["sheet_keys"], (4.0, 6.0, 3.0, 3.0, *([2.5] * (2 + 5 * len(servers) + 1))))
-    keys.add(Text(t["sheet_keys"], "title"))
-    keys.add(*([None] * 6), *(cell for s in servers for cell in (Text(s, "bold"), *[None] * 4)))
-    keys.add(
+
+def _keys_sheet(book: _Book, refs: InputRefs) -> _Keys:
+    """The Keys sheet: each party's weight in each key."""
+    t, report = book.t, book.report
+    servers = [server.name for server in report.collective.servers]
+    sheet = Sheet(t["sheet_keys"], (4.0, 6.0, 3.0, 3.0, *([2.5] * (2 + 5 * len(servers) + 1))))
+    keys = _Keys(sheet, servers)
+    sheet.add(Text(t["sheet_keys"], "title"))
+    sheet.add(*([None] * 6), *(cell for s in servers for cell in (Text(s, "bold"), *[None] * 4)))
+    sheet.add(
         *(Text(t[k], "head") for k in ("slug", "name", "tier", "status", "accounts")),
         Text(t["per_structure"], "head"),
         *(
@@ -435,67 +523,82 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
         ),
         Text(t["resources_ppm"], "head"),
     )
-    res_col = 6 + 5 * len(servers)
-    ppm_col = {name: 6 + 5 * index + 3 for index, name in enumerate(servers)}
-    weight_col = {name: 6 + 5 * index + 4 for index, name in enumerate(servers)}
+    for index, item in enumerate(report.structures):
+        sheet.add(*_keys_structure_row(book, keys, refs, index, item))
+    while len(sheet.rows) < book.last:
+        sheet.add()
+    sheet.add(*_keys_association_row(book, keys, refs))
+    weight_columns = [4, 5, keys.res_col, *(keys.weight_col(name) for name in servers)]
+    totals: list[Cell] = [Text(t["total"], "bold")] + [None] * keys.res_col
+    for col in weight_columns:
+        totals[col] = Formula(f"SUM({sheet.range(col, book.first, book.assoc)})", None, "int")
+    sheet.add(*totals)
+    return keys
+
+
+def _keys_structure_row(
+    book: _Book, keys: _Keys, refs: InputRefs, index: int, item: StructureCosts
+) -> list[Cell]:
+    """A structure's row of the Keys sheet: its accounts, reserved resources, ppm and weights."""
+    value, sheet, first, last = book.value, keys.sheet, book.first, book.last
+    row = first + index
+    cells: list[Cell] = [
+        Text(item.slug),
+        Text(item.name),
+        Text(item.tier),
+        Text(book.t["status_" + item.status]),
+        Num(item.accounts),
+        Num(1),
+    ]
     k_ram, k_disk, k_cpu = refs.weights
-    for index, sheet in enumerate(report.structures):
-        row = first + index
-        cells: list[Cell] = [
-            Text(sheet.slug),
-            Text(sheet.name),
-            Text(sheet.tier),
-            Text(t["status_" + sheet.status]),
-            Num(sheet.accounts),
-            Num(1),
-        ]
-        for name in servers:
-            reserved, s = sheet.reserved[name], refs.servers[name]
-            ram, disk, cpu = (keys.ref(c, row) for c in range(len(cells), len(cells) + 3))
-            ppm_expr = (
-                f"ROUND({PPM}*({k_ram}*{ram}/{s['ram_mb']}+{k_disk}*{disk}/{s['disk_gb']}"
-                f"+{k_cpu}*{cpu}/{s['cpu_share']})/({k_ram}+{k_disk}+{k_cpu});0)"
-            )
-            ppm_ref, ppm_range = (
-                keys.ref(ppm_col[name], row),
-                keys.range(ppm_col[name], first, last),
-            )
-            pool_weight = report.pool(f"purchase:{name}").weights[index]
-            cells += [
-                Num(reserved.ram_mb),
-                Num(reserved.disk_gb),
-                Num(reserved.cpu_share),
-                Formula(ppm_expr, value(sheet.ppm[name]), "int"),
-                Formula(
-                    f"IF({refs.headroom}=1;{ppm_ref};IF(SUM({ppm_range})>0;{ppm_ref};"
-                    f"{keys.ref(res_col, row)}))",
-                    value(pool_weight),
-                    "int",
-                ),
-            ]
-        cells.append(
-            Formula(
-                _sum_expr([keys.ref(ppm_col[name], row) for name in servers]),
-                value(sum(sheet.ppm.values())),
-                "int",
-            )
+    for name in keys.servers:
+        reserved, s = item.reserved[name], refs.servers[name]
+        ram, disk, cpu = (sheet.ref(c, row) for c in range(len(cells), len(cells) + 3))
+        ppm_expr = (
+            f"ROUND({PPM}*({k_ram}*{ram}/{s['ram_mb']}+{k_disk}*{disk}/{s['disk_gb']}"
+            f"+{k_cpu}*{cpu}/{s['cpu_share']})/({k_ram}+{k_disk}+{k_cpu});0)"
         )
-        keys.add(*cells)
-    while len(keys.rows) < last:
-        keys.add()
-    association: list[Cell] = [Text(t["association"], "bold"), None, None, None]
+        ppm_ref = sheet.ref(keys.ppm_col(name), row)
+        ppm_range = sheet.range(keys.ppm_col(name), first, last)
+        pool_weight = book.report.pool(f"purchase:{name}").weights[index]
+        cells += [
+            Num(reserved.ram_mb),
+            Num(reserved.disk_gb),
+            Num(reserved.cpu_share),
+            Formula(ppm_expr, value(item.ppm[name]), "int"),
+            Formula(
+                f"IF({refs.headroom}=1;{ppm_ref};IF(SUM({ppm_range})>0;{ppm_ref};"
+                f"{sheet.ref(keys.res_col, row)}))",
+                value(pool_weight),
+                "int",
+            ),
+        ]
+    cells.append(
+        Formula(
+            _sum_expr([sheet.ref(keys.ppm_col(name), row) for name in keys.servers]),
+            value(sum(item.ppm.values())),
+            "int",
+        )
+    )
+    return cells
+
+
+def _keys_association_row(book: _Book, keys: _Keys, refs: InputRefs) -> list[Cell]:
+    """The association's row of the Keys sheet: the weight it takes when nobody else has any."""
+    report, sheet, first, last = book.report, keys.sheet, book.first, book.last
 
     def fallback(col: int, weight: int) -> Formula:
-        return Formula(f"IF(SUM({keys.range(col, first, last)})>0;0;1)", value(weight), "int")
+        return Formula(f"IF(SUM({sheet.range(col, first, last)})>0;0;1)", book.value(weight), "int")
 
-    association += [
+    cells: list[Cell] = [Text(book.t["association"], "bold"), None, None, None]
+    cells += [
         fallback(4, 0 if any(item.accounts for item in report.structures) else 1),
         fallback(5, 0 if report.structures else 1),
     ]
-    for name in servers:
-        ppm_range = keys.range(ppm_col[name], first, last)
-        res_range = keys.range(res_col, first, last)
-        association += [
+    res_range = sheet.range(keys.res_col, first, last)
+    for name in keys.servers:
+        ppm_range = sheet.range(keys.ppm_col(name), first, last)
+        cells += [
             None,
             None,
             None,
@@ -503,35 +606,64 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
             Formula(
                 f"IF({refs.headroom}=1;MAX(0;{PPM}-SUM({ppm_range}));IF(SUM({ppm_range})>0;0;"
                 f"IF(SUM({res_range})>0;0;1)))",
-                value(report.pool(f"purchase:{name}").weights[-1]),
+                book.value(report.pool(f"purchase:{name}").weights[-1]),
                 "int",
             ),
         ]
-    association.append(
-        fallback(res_col, 0 if any(sum(i.ppm.values()) for i in report.structures) else 1)
+    cells.append(
+        fallback(keys.res_col, 0 if any(sum(i.ppm.values()) for i in report.structures) else 1)
     )
-    keys.add(*association)
-    weight_columns = [4, 5, res_col, *weight_col.values()]
-    totals: list[Cell] = [Text(t["total"], "bold")] + [None] * res_col
-    for col in weight_columns:
-        totals[col] = Formula(f"SUM({keys.range(col, first, assoc)})", None, "int")
-    keys.add(*totals)
+    return cells
 
-    def key_column(pool: Pool) -> int:
-        if pool.server is not None:
-            return weight_col[pool.server]
-        return {"accounts": 4, "structures": 5, "resources": res_col}[pool.key]
 
-    # Allocation: the largest remainder, pool by pool.
+def _allocation_sheet(book: _Book, keys: _Keys, formulas: PoolFormulas) -> _Allocation:
+    """The Allocation sheet: the largest remainder, pool by pool."""
+    t, report, value = book.t, book.report, book.value
+    first, assoc = book.first, book.assoc
     ordered = list(report.pools)
-    allocation = Sheet(t["sheet_allocation"], (4.0, 6.0, *([2.6] * (3 * len(ordered)))))
+    sheet = Sheet(t["sheet_allocation"], (4.0, 6.0, *([2.6] * (3 * len(ordered)))))
+    allocation = _Allocation(sheet, {})
+    _allocation_header(book, allocation, formulas)
+    party_rows = [(first + index, index) for index in range(book.count)] + [(assoc, book.count)]
+    rows_cells: dict[int, list[Cell]] = {}
+    for index, item in enumerate(report.structures):
+        rows_cells[first + index] = [Text(item.slug), Text(item.name)]
+    rows_cells[assoc] = [Text(t["association"], "bold"), None]
+    for number, pool in enumerate(ordered):
+        col = 2 + 3 * number
+        amount = formulas.amount_ref[pool.id]
+        kcol = keys.column(pool)
+        big_w = keys.sheet.ref(kcol, book.total_row)
+        left_ref = sheet.ref(col + 1, 2)
+        weight_total = sum(pool.weights)
+        for row, party in party_rows:
+            weight = keys.sheet.ref(kcol, row)
+            rem, floor = sheet.ref(col, row), sheet.ref(col + 1, row)
+            exact = pool.amount * pool.weights[party]
+            rows_cells[row] += [
+                Formula(f"MOD({amount}*{weight};{big_w})", value(exact % weight_total), "int"),
+                Formula(f"({amount}*{weight}-{rem})/{big_w}", value(exact // weight_total), "int"),
+                Formula(
+                    f"{floor}+IF(SUMPRODUCT(({sheet.range(col, first, assoc)}>{rem})*1)"
+                    f"+SUMPRODUCT(({sheet.range(col, 3, row - 1)}={rem})*1)<{left_ref};1;0)",
+                    value(pool.shares[party]),
+                    "int",
+                ),
+            ]
+    for row in range(first, assoc + 1):
+        sheet.add(*rows_cells.get(row, []))
+    return allocation
+
+
+def _allocation_header(book: _Book, allocation: _Allocation, formulas: PoolFormulas) -> None:
+    """The Allocation sheet's header rows; fills each pool's share column in `allocation`."""
+    t, sheet, first, assoc = book.t, allocation.sheet, book.first, book.assoc
     header1: list[Cell] = [Text(t["sheet_allocation"], "title"), None]
     header2: list[Cell] = [Text(t["lr_note"]), None]
     header3: list[Cell] = [Text(t["slug"], "head"), Text(t["name"], "head")]
-    share_col: dict[str, int] = {}
-    for number, pool in enumerate(ordered):
+    for number, pool in enumerate(book.report.pools):
         col = 2 + 3 * number
-        share_col[pool.id] = col + 2
+        allocation.share_col[pool.id] = col + 2
         header1 += [Text(pool_label(pool, t), "bold"), None, None]
         left = pool.amount - sum(
             pool.amount * weight // sum(pool.weights) for weight in pool.weights
@@ -539,57 +671,31 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
         header2 += [
             Text(t["left_over"]),
             Formula(
-                f"{formulas.amount_ref[pool.id]}-SUM({allocation.range(col + 1, first, assoc)})",
-                value(left),
+                f"{formulas.amount_ref[pool.id]}-SUM({sheet.range(col + 1, first, assoc)})",
+                book.value(left),
                 "int",
             ),
-            Formula(f"SUM({allocation.range(col + 2, first, assoc)})", value(pool.amount), "int"),
+            Formula(f"SUM({sheet.range(col + 2, first, assoc)})", book.value(pool.amount), "int"),
         ]
         header3 += [
             Text(t["remainder"], "head"),
             Text(t["floor"], "head"),
             Text(t["share"], "head"),
         ]
-    allocation.add(*header1)
-    allocation.add(*header2)
-    allocation.add(*header3)
-    party_rows = [(first + index, index) for index in range(count)] + [(assoc, count)]
-    rows_cells: dict[int, list[Cell]] = {}
-    for index, sheet in enumerate(report.structures):
-        rows_cells[first + index] = [Text(sheet.slug), Text(sheet.name)]
-    rows_cells[assoc] = [Text(t["association"], "bold"), None]
-    for number, pool in enumerate(ordered):
-        col = 2 + 3 * number
-        amount = formulas.amount_ref[pool.id]
-        kcol = key_column(pool)
-        big_w = keys.ref(kcol, total_row)
-        left_ref = allocation.ref(col + 1, 2)
-        weight_total = sum(pool.weights)
-        for row, party in party_rows:
-            weight = keys.ref(kcol, row)
-            rem, floor = allocation.ref(col, row), allocation.ref(col + 1, row)
-            exact = pool.amount * pool.weights[party]
-            rows_cells[row] += [
-                Formula(f"MOD({amount}*{weight};{big_w})", value(exact % weight_total), "int"),
-                Formula(f"({amount}*{weight}-{rem})/{big_w}", value(exact // weight_total), "int"),
-                Formula(
-                    f"{floor}+IF(SUMPRODUCT(({allocation.range(col, first, assoc)}>{rem})*1)"
-                    f"+SUMPRODUCT(({allocation.range(col, 3, row - 1)}={rem})*1)<{left_ref};1;0)",
-                    value(pool.shares[party]),
-                    "int",
-                ),
-            ]
-    for row in range(first, assoc + 1):
-        allocation.add(*rows_cells.get(row, []))
+    sheet.add(*header1)
+    sheet.add(*header2)
+    sheet.add(*header3)
 
-    # Structures: each one's fair share, tier, bill, energy and carbon.
+
+def _structures_sheet(book: _Book, refs: InputRefs, allocation: _Allocation) -> Sheet:
+    """The Structures sheet: each one's fair share, tier, bill, energy and carbon."""
+    t, report = book.t, book.report
     structures = Sheet(t["sheet_structures"], (4.0, 7.0, 3.0, 3.0, *([3.2] * 16)))
     structures.add(Text(f"{t['sheet_structures']} — {report.period.label}", "title"))
     structures.add(Text(t["how_to_read"]))
-    categories = ("purchase", "hosting", "energy", "recurring", "admin", "moderation")
     structures.add(
         *(Text(t[k], "head") for k in ("slug", "name", "tier", "status")),
-        *(Text(t["cat_" + c], "head") for c in categories),
+        *(Text(t["cat_" + c], "head") for c in CATEGORIES),
         *(
             Text(t[k], "head")
             for k in (
@@ -606,84 +712,23 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
             )
         ),
     )
-
-    def shares_sum(row: int, chosen: Iterable[Pool], divisor: int) -> str:
-        cells = [allocation.ref(share_col[pool.id], row) for pool in chosen]
-        return f"({_sum_expr(cells)})/{divisor}"
-
-    def party_row(row: int, party: int, item: StructureCosts | None) -> list[Cell]:
-        cells: list[Cell] = []
-        for category in categories:
-            chosen = [p for p in report.pools if p.category == category and p.billable]
-            cells.append(
-                Formula(
-                    shares_sum(row, chosen, 100),
-                    value(Decimal(sum(p.shares[party] for p in chosen)) / 100),
-                )
-            )
-        fair = sum(p.shares[party] for p in report.pools if p.billable)
-        fair_ref = structures.ref(10, row)
-        cells.append(Formula(f"SUM({structures.row_range(4, 9, row)})", value(Decimal(fair) / 100)))
-        if item is not None:
-            paid_rate, contribution_rate = refs.tiers[item.tier]
-            cells += [
-                Formula(paid_rate, value(collective.tiers[item.tier].share_paid), "ratio"),
-                Formula(
-                    f"ROUND({fair_ref}*{structures.ref(11, row)};2)",
-                    value(Decimal(item.paid) / 100),
-                ),
-                Formula(
-                    contribution_rate,
-                    value(collective.tiers[item.tier].solidarity_contribution),
-                    "ratio",
-                ),
-                Formula(
-                    f"ROUND({fair_ref}*{structures.ref(13, row)};2)",
-                    value(Decimal(item.contribution) / 100),
-                ),
-                Formula(
-                    f"{structures.ref(12, row)}+{structures.ref(14, row)}",
-                    value(Decimal(item.billed) / 100),
-                ),
-                Formula(
-                    f"{structures.ref(10, row)}-{structures.ref(12, row)}",
-                    value(Decimal(item.waived) / 100),
-                ),
-            ]
-        else:
-            cells += [None] * 6
-        volunteer = [p for p in report.pools if p.volunteer]
-        energy = [p for p in report.pools if p.unit == "Wh"]
-        carbon = [p for p in report.pools if p.unit == "g"]
-        cells += [
-            Formula(
-                shares_sum(row, volunteer, 100),
-                value(Decimal(sum(p.shares[party] for p in volunteer)) / 100),
-            ),
-            Formula(
-                shares_sum(row, energy, 1000),
-                value(Decimal(sum(p.shares[party] for p in energy)) / 1000),
-                "kilo",
-            ),
-            Formula(
-                shares_sum(row, carbon, 1000),
-                value(Decimal(sum(p.shares[party] for p in carbon)) / 1000),
-                "kilo",
-            ),
-        ]
-        return cells
-
     for index, item in enumerate(report.structures):
         structures.add(
             Text(item.slug),
             Text(item.name),
-            Text(collective.tiers[item.tier].label),
+            Text(report.collective.tiers[item.tier].label),
             Text(t["status_" + item.status]),
-            *party_row(first + index, index, item),
+            *_structures_party_row(book, refs, structures, allocation, index, item),
         )
-    while len(structures.rows) < last:
+    while len(structures.rows) < book.last:
         structures.add()
-    structures.add(Text(t["carried_row"], "bold"), None, None, None, *party_row(assoc, count, None))
+    structures.add(
+        Text(t["carried_row"], "bold"),
+        None,
+        None,
+        None,
+        *_structures_party_row(book, refs, structures, allocation, book.count, None),
+    )
     total_cells: list[Cell] = [Text(t["total"], "bold"), None, None, None]
     for col in range(4, 20):
         if col in (11, 13):
@@ -691,16 +736,102 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
             continue
         total_cells.append(
             Formula(
-                f"SUM({structures.range(col, first, assoc)})",
+                f"SUM({structures.range(col, book.first, book.assoc)})",
                 None,
                 "kilo" if col >= 18 else "money",
             )
         )
     structures.add(*total_cells)
+    return structures
 
-    # Summary.
+
+def _shares_total(
+    book: _Book,
+    allocation: _Allocation,
+    row: int,
+    party: int,
+    chosen: Sequence[Pool],
+    divisor: int,
+    style: str = "money",
+) -> Formula:
+    """A Structures cell: the party's shares of the `chosen` pools, in euros or kilos."""
+    return Formula(
+        allocation.shares_sum(row, chosen, divisor),
+        book.value(Decimal(sum(p.shares[party] for p in chosen)) / divisor),
+        style,
+    )
+
+
+def _structures_party_row(
+    book: _Book,
+    refs: InputRefs,
+    structures: Sheet,
+    allocation: _Allocation,
+    party: int,
+    item: StructureCosts | None,
+) -> list[Cell]:
+    """A party's figures on the Structures sheet (`item` None for the association's row)."""
+    pools = book.report.pools
+    row = book.first + party if item is not None else book.assoc
+    cells: list[Cell] = []
+    for category in CATEGORIES:
+        chosen = [p for p in pools if p.category == category and p.billable]
+        cells.append(_shares_total(book, allocation, row, party, chosen, 100))
+    fair = sum(p.shares[party] for p in pools if p.billable)
+    cells.append(
+        Formula(f"SUM({structures.row_range(4, 9, row)})", book.value(Decimal(fair) / 100))
+    )
+    if item is not None:
+        cells += _structures_tier_cells(book, refs, structures, row, item)
+    else:
+        cells += [None] * 6
+    volunteer = [p for p in pools if p.volunteer]
+    energy = [p for p in pools if p.unit == "Wh"]
+    carbon = [p for p in pools if p.unit == "g"]
+    cells += [
+        _shares_total(book, allocation, row, party, volunteer, 100),
+        _shares_total(book, allocation, row, party, energy, 1000, "kilo"),
+        _shares_total(book, allocation, row, party, carbon, 1000, "kilo"),
+    ]
+    return cells
+
+
+def _structures_tier_cells(
+    book: _Book, refs: InputRefs, structures: Sheet, row: int, item: StructureCosts
+) -> list[Cell]:
+    """A structure's tier on the Structures sheet: share paid, contribution, bill, waived."""
+    value, tier = book.value, book.report.collective.tiers[item.tier]
+    paid_rate, contribution_rate = refs.tiers[item.tier]
+    fair_ref = structures.ref(10, row)
+    return [
+        Formula(paid_rate, value(tier.share_paid), "ratio"),
+        Formula(
+            f"ROUND({fair_ref}*{structures.ref(11, row)};2)",
+            value(Decimal(item.paid) / 100),
+        ),
+        Formula(contribution_rate, value(tier.solidarity_contribution), "ratio"),
+        Formula(
+            f"ROUND({fair_ref}*{structures.ref(13, row)};2)",
+            value(Decimal(item.contribution) / 100),
+        ),
+        Formula(
+            f"{structures.ref(12, row)}+{structures.ref(14, row)}",
+            value(Decimal(item.billed) / 100),
+        ),
+        Formula(
+            f"{structures.ref(10, row)}-{structures.ref(12, row)}",
+            value(Decimal(item.waived) / 100),
+        ),
+    ]
+
+
+def _summary_sheet(
+    book: _Book, refs: InputRefs, formulas: PoolFormulas, structures: Sheet
+) -> Sheet:
+    """The Summary sheet: the totals, the solidarity balance, its funding and the breakdown."""
+    t, report, value = book.t, book.report, book.value
     summary = Sheet(t["sheet_summary"], (12.0, 4.0))
-    summary.add(Text(f"{t['cost_summary']} — {collective.name}", "title"))
+    summary.add(Text(f"{t['cost_summary']} — {report.collective.name}", "title"))
     summary.add(
         Text(
             f"{t['period']}: {report.period.start.isoformat()} — "
@@ -709,73 +840,40 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
     )
     summary.add(Text(t["summary_intro"]))
     summary.add()
-    cost_refs = [formulas.amount_ref[p.id] for p in report.pools if p.unit == "cents"]
-    volunteer_refs = [formulas.amount_ref[p.id] for p in report.pools if p.volunteer]
-
-    def money_line(label: str, expr: str, cents: int, style: str = "plain") -> str:
-        row = summary.add(
-            Text(label, "bold" if style == "bold" else ""),
-            Formula(expr, value(Decimal(cents) / 100)),
+    balance_ref = _summary_balance(book, summary, formulas, structures)
+    summary.add()
+    funding_refs = [
+        _money_line(
+            book,
+            summary,
+            label,
+            f"ROUND(100*{amount}*{refs.months}*{times}/12;0)/100",
+            funded.amount,
         )
-        return summary.ref(1, row)
-
-    total_ref = money_line(
-        t["total_cost"], f"({_sum_expr(cost_refs)})/100", report.total_cost, "bold"
+        for (label, amount, times), funded in zip(refs.funding, report.funding, strict=True)
+    ]
+    funding_total = _money_line(
+        book, summary, t["funding_total"], _sum_expr(funding_refs), report.funding_total
     )
-    volunteer_ref = money_line(
-        t["of_which_volunteer"], f"({_sum_expr(volunteer_refs)})/100", report.volunteer_value
+    _money_line(
+        book, summary, t["remaining"], f"{balance_ref}-{funding_total}", report.remaining, "bold"
     )
     summary.add()
-    money_line(t["fair_total"], f"SUM({structures.range(10, first, last)})", report.fair_total)
-    carried_ref = money_line(t["carried"], structures.ref(10, assoc), report.carried)
-    billed_ref = money_line(
-        t["billed_total"], f"SUM({structures.range(15, first, last)})", report.billed_total, "bold"
-    )
-    waived_ref = money_line(
-        t["waived_total"], f"SUM({structures.range(16, first, last)})", report.waived_total
-    )
-    contributions_ref = money_line(
-        t["contributions_total"],
-        f"SUM({structures.range(14, first, last)})",
-        report.contributions_total,
-    )
-    balance_ref = money_line(
-        t["solidarity_balance"],
-        f"{waived_ref}+{carried_ref}-{contributions_ref}",
-        report.solidarity_balance,
-        "bold",
-    )
-    money_line(t["check"], f"{billed_ref}+{balance_ref}+{volunteer_ref}", report.total_cost)
-    del total_ref
-    summary.add()
-    funding_refs = []
-    for (label, amount, times), funded in zip(refs.funding, report.funding, strict=True):
-        funding_refs.append(
-            money_line(label, f"ROUND(100*{amount}*{refs.months}*{times}/12;0)/100", funded.amount)
+    for key, col, total in (
+        ("energy_kwh", 18, report.energy_wh),
+        ("carbon_kg", 19, report.carbon_g),
+    ):
+        summary.add(
+            Text(t[key]),
+            Formula(
+                f"SUM({structures.range(col, book.first, book.assoc)})",
+                value(Decimal(total) / 1000),
+                "kilo",
+            ),
         )
-    funding_total = money_line(t["funding_total"], _sum_expr(funding_refs), report.funding_total)
-    money_line(t["remaining"], f"{balance_ref}-{funding_total}", report.remaining, "bold")
-    summary.add()
-    row = summary.add(
-        Text(t["energy_kwh"]),
-        Formula(
-            f"SUM({structures.range(18, first, assoc)})",
-            value(Decimal(report.energy_wh) / 1000),
-            "kilo",
-        ),
-    )
-    summary.add(
-        Text(t["carbon_kg"]),
-        Formula(
-            f"SUM({structures.range(19, first, assoc)})",
-            value(Decimal(report.carbon_g) / 1000),
-            "kilo",
-        ),
-    )
-    del row
     summary.add()
     summary.add(Text(t["breakdown"], "head"), Text(t["amount"], "head"))
-    for category in categories:
+    for category in CATEGORIES:
         chosen = [formulas.amount_ref[p.id] for p in report.pools if p.category == category]
         summary.add(
             Text(t["cat_" + category]),
@@ -786,7 +884,50 @@ def collective_sheets(report: CostReport, t: dict[str, str], cached: bool = True
         )
     summary.add()
     summary.add(Text(t["generated_by"]))
-    return [summary, structures, inputs, pools_sheet, keys, allocation]
+    return summary
+
+
+def _money_line(
+    book: _Book, summary: Sheet, label: str, expr: str, cents: int, style: str = "plain"
+) -> str:
+    """A Summary row (a label, a formula in euros); the reference of its figure."""
+    row = summary.add(
+        Text(label, "bold" if style == "bold" else ""),
+        Formula(expr, book.value(Decimal(cents) / 100)),
+    )
+    return summary.ref(1, row)
+
+
+def _summary_balance(book: _Book, summary: Sheet, formulas: PoolFormulas, structures: Sheet) -> str:
+    """The Summary sheet's totals down to the check; the solidarity balance's reference."""
+    t, report, first, last = book.t, book.report, book.first, book.last
+
+    def line(key: str, expr: str, cents: int, style: str = "plain") -> str:
+        return _money_line(book, summary, t[key], expr, cents, style)
+
+    def column_sum(col: int) -> str:
+        return f"SUM({structures.range(col, first, last)})"
+
+    cost_refs = [formulas.amount_ref[p.id] for p in report.pools if p.unit == "cents"]
+    volunteer_refs = [formulas.amount_ref[p.id] for p in report.pools if p.volunteer]
+    line("total_cost", f"({_sum_expr(cost_refs)})/100", report.total_cost, "bold")
+    volunteer = line(
+        "of_which_volunteer", f"({_sum_expr(volunteer_refs)})/100", report.volunteer_value
+    )
+    summary.add()
+    line("fair_total", column_sum(10), report.fair_total)
+    carried = line("carried", structures.ref(10, book.assoc), report.carried)
+    billed = line("billed_total", column_sum(15), report.billed_total, "bold")
+    waived = line("waived_total", column_sum(16), report.waived_total)
+    contributions = line("contributions_total", column_sum(14), report.contributions_total)
+    balance = line(
+        "solidarity_balance",
+        f"{waived}+{carried}-{contributions}",
+        report.solidarity_balance,
+        "bold",
+    )
+    line("check", f"{billed}+{balance}+{volunteer}", report.total_cost)
+    return balance
 
 
 # ---------------------------------------------------------------------------------------------
