@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # Seconds each role scenario took in one `make test` here (2026-12-07 at 5129c90, alone on the
 # machine, two workers, the linters beside; its "molecule steps, seconds" table). Only used to
-# order the tests; nothing asserts them.
+# order the tests (the collection hook below passes them to `spread`); nothing asserts them.
 SCENARIO_SECONDS = {
     "mastodon": 867,
     "mailman": 805,
@@ -94,35 +95,43 @@ SCENARIO_SECONDS = {
 UNMEASURED_SCENARIO_SECONDS = 200
 
 
-def expected_seconds(item: pytest.Item) -> float:
-    """What a test is expected to take, for ordering: a role scenario's measured time, else 0."""
+def expected_seconds(item: pytest.Item, seconds: Mapping[str, float], unmeasured: float) -> float:
+    """What a test is expected to take, for ordering: a role scenario's time in `seconds`, or
+    `unmeasured` if it has none there; 0 for any other test."""
     if getattr(item, "originalname", None) != "test_role_scenario":
         return 0
     role = item.callspec.params.get("role", "") if hasattr(item, "callspec") else ""
-    return SCENARIO_SECONDS.get(role, UNMEASURED_SCENARIO_SECONDS)
+    return seconds.get(role, unmeasured)
 
 
-def spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
-    """The tests in the order that finishes soonest on `workers` pytest-xdist workers.
+def spread(
+    items: list[pytest.Item], workers: int, *, seconds: Mapping[str, float], unmeasured: float
+) -> list[pytest.Item]:
+    """The tests in the order that finishes soonest on `workers` pytest-xdist workers, a role
+    scenario expected to take its time in `seconds` (`unmeasured` if it has none there).
 
     xdist's `worksteal` gives each worker a contiguous part of the collection, nearly equal in
     number (worker k: len // (workers - k) of what is left), then moves tests from a busy
     worker's queue to an idle one. So each part starts with its share of the slow tests, the
     slowest first, shared out longest first to the least loaded part; the quick tests fill the
     parts in their own order, and stealing evens out the end."""
+
+    def expected(item: pytest.Item) -> float:
+        return expected_seconds(item, seconds, unmeasured)
+
     sizes = []
     remaining = len(items)
     for k in range(workers):
         sizes.append(remaining // (workers - k))
         remaining -= sizes[-1]
-    slow = sorted((i for i in items if expected_seconds(i) > 0), key=expected_seconds, reverse=True)
-    quick = iter(i for i in items if expected_seconds(i) == 0)
+    slow = sorted((i for i in items if expected(i) > 0), key=expected, reverse=True)
+    quick = iter(i for i in items if expected(i) == 0)
     parts: list[list[pytest.Item]] = [[] for _ in range(workers)]
     loads = [0.0] * workers
     for item in slow:
         k = min((k for k in range(workers) if len(parts[k]) < sizes[k]), key=lambda k: loads[k])
         parts[k].append(item)
-        loads[k] += expected_seconds(item)
+        loads[k] += expected(item)
     for k, part in enumerate(parts):
         part.extend(next(quick) for _ in range(sizes[k] - len(part)))
     return [item for part in parts for item in part]
@@ -131,4 +140,6 @@ def spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
 @pytest.hookimpl(trylast=True)  # after the deselection by -m and -k
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    items[:] = spread(items, max(workers, 1))
+    items[:] = spread(
+        items, max(workers, 1), seconds=SCENARIO_SECONDS, unmeasured=UNMEASURED_SCENARIO_SECONDS
+    )
