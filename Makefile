@@ -48,12 +48,13 @@ image: venv ## Build the Debian 12 systemd base image (once)
 releases: venv ## Put the project's copies of real Nextcloud releases in the artifact cache, verified
 	@scripts/shared-releases $(BIN)/chaton "$(NEXTCLOUD_RELEASES_DIR)" $(NEXTCLOUD_RELEASES)
 
-lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy
+lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy, the package's layers (lint-imports)
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup
 	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup-repository
 
