@@ -61,6 +61,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal, cast
 
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chaton import codesigning
@@ -473,8 +474,19 @@ def check(name: str, version: str, cache: Path | None = None) -> CheckResult:
     return CheckResult(name, version, folder, tuple(problems), manifest)
 
 
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in version.split("."))
+# The cache's folders sort by version within an artifact: PEP 440's order (`packaging`) for every
+# name it reads, which includes every version `check_version` lets in (digits and dots: 30.0.10
+# after 30.0.9); then the folders it does not read ("notes", left there by hand), by name. Names
+# that PEP 440 reads but `check_version` refuses keep its meaning ("30.0.4-rc1", a pre-release,
+# comes before 30.0.4); the name settles ties ("30.0" and "30.0.0" are one version to PEP 440).
+_NOT_A_VERSION = Version("0")
+
+
+def _version_key(version: str) -> tuple[int, Version, str]:
+    try:
+        return (0, Version(version), version)
+    except InvalidVersion:
+        return (1, _NOT_A_VERSION, version)
 
 
 def list_cache(cache: Path | None = None) -> list[Entry]:

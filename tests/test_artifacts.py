@@ -502,6 +502,30 @@ def test_list_json_shows_what_the_cache_holds(
     ) in capsys.readouterr().out
 
 
+def test_the_cache_lists_versions_in_pep_440_order_then_other_folders_by_name(
+    cache: Path,
+) -> None:
+    # Numbers compare as numbers (30.0.10 after 30.0.9); a name PEP 440 reads as a pre-release
+    # (30.0.4-rc1 is 30.0.4rc1) comes before its release, where the old number-by-number key put
+    # it after every 30.0.x; two spellings of one version (30.0 and 30.0.0) keep a fixed order,
+    # by name; a folder that is no version at all comes last.
+    names = ["notes", "30.0.10", "30.0.4", "30.0.9", "30.0.0", "30.0", "30.0.4-rc1", "4.0.0"]
+    for name in names:
+        (cache / "nextcloud" / name).mkdir(parents=True)
+    (cache / "mastodon" / "4.3.2").mkdir(parents=True)
+    assert [(entry.name, entry.version) for entry in artifacts.list_cache(cache)] == [
+        ("mastodon", "4.3.2"),
+        ("nextcloud", "4.0.0"),
+        ("nextcloud", "30.0"),
+        ("nextcloud", "30.0.0"),
+        ("nextcloud", "30.0.4-rc1"),
+        ("nextcloud", "30.0.4"),
+        ("nextcloud", "30.0.9"),
+        ("nextcloud", "30.0.10"),
+        ("nextcloud", "notes"),
+    ]
+
+
 def test_the_default_cache_is_git_ignored_at_the_project_root(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,8 +4,11 @@ mastodon role uses to check a release's runtimes against what its manifest says 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
+from packaging.specifiers import SpecifierSet
 from support import filter_plugin
 
 from chaton import versions
@@ -62,6 +65,65 @@ def test_a_version_meets_every_clause_of_a_requirement(version, requirement, exp
 )
 def test_a_malformed_requirement_or_version_is_an_error_not_a_no(version, requirement, message):
     with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(")):
+        satisfies(version, requirement)
+
+
+# The comparison is packaging's: each upstream clause is rewritten into a PEP 440 specifier first,
+# since `SpecifierSet` has no bare-version clause ("20" means ">= 20" upstream) and chaton does not
+# rely on it reading a space after the operator.
+@pytest.mark.parametrize(
+    ("requirement", "pep440"),
+    [
+        ("20", ">=20"),
+        (">= 3.2.0", ">=3.2.0"),
+        (">=3.2.0", ">=3.2.0"),
+        (">=   3.2.0", ">=3.2.0"),
+        (" >= 18 ,  < 24 ", ">=18,<24"),
+        ("18, != 19.1", ">=18,!=19.1"),
+        ("== 20", "==20"),
+    ],
+)
+def test_a_requirement_becomes_a_pep_440_specifier_set(requirement, pep440):
+    assert versions.specifiers(requirement) == SpecifierSet(pep440)
+
+
+@pytest.mark.parametrize(
+    ("version", "requirement", "expected"),
+    [
+        ("20.0.0", "20", True),
+        ("19.9.9", "20", False),
+        ("3.2.0", ">=   3.2", True),
+        # PEP 440 pads the shorter release with zeros for == and != as well.
+        ("20.0.0", "!= 20", False),
+        ("20.0.1", "== 20", False),
+        ("3.2.0.0", "== 3.2", True),
+    ],
+)
+def test_the_upstream_spellings_keep_their_meaning(version, requirement, expected):
+    assert versions.satisfies(version, requirement) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "requirement", "message"),
+    [
+        # PEP 440 reads these; chaton's requirements do not (the role and the manifests use the
+        # six operators and digits-and-dots versions only).
+        ("3.3.6", "~= 3.2", "is not a clause"),
+        ("3.3.6", "=== 3.2", "is not a clause"),
+        ("3.3.6", "== 3.*", "is not a clause"),
+        ("3.3.6", ">= 3.2rc1", "is not a clause"),
+        ("3.3.6", ">= 3.2 || < 2", "is not a clause"),
+        # PEP 440 versions that are no runtime's release number.
+        ("3.4.0rc1", ">= 3.2", "not a version: '3.4.0rc1'"),
+        ("v3.3.6", ">= 3.2", "not a version: 'v3.3.6'"),
+        ("3.3.6+deb12", ">= 3.2", "not a version: '3.3.6+deb12'"),
+        ("3.3.6.post1", ">= 3.2", "not a version: '3.3.6.post1'"),
+    ],
+)
+def test_what_pep_440_reads_beyond_chatons_syntax_stays_an_error(version, requirement, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        versions.satisfies(version, requirement)
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         satisfies(version, requirement)
 
 

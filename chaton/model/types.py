@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import encodings.idna
 import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+import idna
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StrictStr
 from pydantic_core import PydanticCustomError
 
@@ -109,9 +109,10 @@ def check_one_line(value: str) -> str:
 FreeText = Annotated[StrictStr, Field(max_length=200), AfterValidator(check_one_line)]
 
 # ---------------------------------------------------------------------------------------------
-# Domains, checked with IDNA (Python's `encodings.idna`, i.e. IDNA 2003 nameprep + punycode).
-# A domain must be written in its canonical form: lowercase, no final dot, Unicode labels already
-# normalised. `domain_to_ascii` gives the ASCII (punycode) form used to compare domains.
+# Domains, checked with IDNA 2008 after the UTS #46 mapping (the `idna` package; see
+# `check_domain`). A domain must be written in its canonical form: lowercase, no final dot, each
+# Unicode label already what UTS #46 maps it to. `domain_to_ascii` gives the ASCII (punycode) form
+# used to compare domains.
 
 _LDH_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _TLD_RE = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
@@ -129,24 +130,40 @@ def _label_to_ascii(label: str) -> str:
         ascii_label = label
     else:
         try:
-            prepped = encodings.idna.nameprep(label)
-            ascii_label = encodings.idna.ToASCII(label).decode("ascii")
-        except UnicodeError as error:
+            mapped = idna.uts46_remap(label, std3_rules=True)
+            # strict: only "." separates labels. A character the mapping makes a dot (the
+            # ideographic full stop 。) is refused just below, not read as a separator.
+            ascii_label = idna.encode(mapped, strict=True).decode("ascii")
+        except idna.IDNAError as error:
             raise ValueError("idna") from error
-        if prepped != label:
-            raise ValueError("not normalised:" + prepped)
+        if "." in mapped:
+            raise ValueError("idna")
+        if mapped != label:
+            raise ValueError("not normalised:" + mapped)
     if _LDH_LABEL_RE.fullmatch(ascii_label) is None:
         raise ValueError("ldh")
     if ascii_label[2:4] == "--":
         if not ascii_label.startswith("xn--"):
             raise ValueError("ldh")
+        # The label must decode (punycode, then the IDNA 2008 rules) and encode back to itself.
         try:
-            unicode_label = encodings.idna.ToUnicode(ascii_label)
-            if encodings.idna.ToASCII(unicode_label).decode("ascii") != ascii_label:
+            unicode_label = idna.decode(ascii_label, strict=True)
+            if idna.encode(unicode_label, strict=True).decode("ascii") != ascii_label:
                 raise ValueError("idna")
-        except UnicodeError as error:
+        except idna.IDNAError as error:
             raise ValueError("idna") from error
     return ascii_label
+
+
+def _suggested_label(label: str) -> str:
+    """How `label` is written in canonical form, for a message: lowercase, UTS #46-mapped (itself
+    when it cannot be mapped)."""
+    if label.isascii():
+        return label.lower()
+    try:
+        return idna.uts46_remap(label, std3_rules=True)
+    except idna.IDNAError:
+        return label
 
 
 def domain_to_ascii(domain: str) -> str:
@@ -155,6 +172,26 @@ def domain_to_ascii(domain: str) -> str:
 
 
 def check_domain(value: str) -> str:
+    """`value` when it is a domain in canonical form, checked as IDNA 2008 (RFC 5890-5893) after
+    UTS #46's mapping, as browsers, registries and DNS tools read domains today: each Unicode
+    label must be what the mapping makes of it (lowercase, NFC, compatibility forms such as
+    full-width letters folded), then a valid IDNA 2008 label; each xn-- label must decode to one
+    and encode back to itself. The mapping is UTS #46's non-transitional one, the only one `idna`
+    still implements (its `transitional` argument is deprecated and ignored), with the STD3
+    rules: after mapping, the only ASCII allowed is lowercase letters, digits and hyphens.
+
+    The check used to be Python's `encodings.idna`, IDNA 2003 (nameprep). IDNA 2008 differs on a
+    few characters, so a few domains change meaning or validity:
+    - ß and the final sigma ς are letters of their own, no longer folded into "ss" and the
+      ordinary sigma: "faß.de" is xn--fa-hia.de (it was refused, to be written "fass.de") and
+      "xn--fa-hia" is a valid label; "βόλος" is xn--nxasmm1c, no longer xn--nxasmq6b.
+    - The joiners ZWJ (U+200D) and ZWNJ (U+200C) are kept where a script needs them (after a
+      virama, between Arabic letters that join: Sinhala "ශ්\u200dරී" is xn--10cl1a0b660p) and refused
+      anywhere else; IDNA 2003 silently dropped them.
+    - Symbols, punctuation and emoji (☃, ♥, 😀) are refused, in Unicode or in punycode
+      ("xn--n3h" is ☃): IDNA 2008 allows letters, marks and digits only.
+    - An ideographic full stop (。) inside a label is refused: UTS #46 makes it a dot.
+    """
     shown = show(value)
     if value.endswith("."):
         raise fail("{value} is not a valid domain: write it without the final dot", value=shown)
@@ -171,11 +208,7 @@ def check_domain(value: str) -> str:
         except ValueError as error:
             reason = str(error)
             if reason == "uppercase" or reason.startswith("not normalised:"):
-                lowered = ".".join(
-                    encodings.idna.nameprep(part) if not part.isascii() else part.lower()
-                    for part in labels
-                    if part
-                )
+                lowered = ".".join(_suggested_label(part) for part in labels if part)
                 raise fail(
                     "{value} is not a valid domain: write it in lowercase, as {suggestion}",
                     value=shown,
@@ -203,7 +236,10 @@ def check_domain(value: str) -> str:
             value=shown,
         )
     for label, ascii_label in zip(labels, ascii_labels, strict=True):
-        scripts = _scripts(encodings.idna.ToUnicode(ascii_label) if label.isascii() else label)
+        unicode_label = (
+            idna.decode(ascii_label, strict=True) if ascii_label.startswith("xn--") else label
+        )
+        scripts = _scripts(unicode_label)
         if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPTS_TOGETHER):
             raise fail(
                 "{value} is not a valid domain: {label} mixes scripts ({scripts}), as look-alike "

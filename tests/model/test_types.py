@@ -106,7 +106,7 @@ def test_domains_accepted(value: str) -> None:
         # Look-alikes: a Cyrillic a (U+0430) in a Latin word, in Unicode and in punycode; a Greek
         # alpha (U+03B1) in a Latin word.
         ("p\u0430ypal.fr", "mixes scripts"),
-        ("p\u0430ypal.fr".encode("idna").decode("ascii"), "mixes scripts"),
+        ("xn--pypal-4ve.fr", "mixes scripts"),  # p\u0430ypal.fr
         ("velo-cit\u03b1.fr", "mixes scripts"),
     ],
 )
@@ -121,9 +121,60 @@ def test_a_look_alike_domain_is_refused_naming_its_scripts() -> None:
 
 
 def test_domain_ascii_form() -> None:
-    # The punycode form, as Python's own IDNA codec computes it.
-    assert domain_to_ascii("théâtre-du-lien.fr") == "théâtre-du-lien.fr".encode("idna").decode()
+    # The punycode form (the same in IDNA 2003 and 2008 for these letters).
+    assert domain_to_ascii("théâtre-du-lien.fr") == "xn--thtre-du-lien-jeb8h.fr"
     assert domain_to_ascii("velo-cite.fr") == "velo-cite.fr"
+
+
+# Where IDNA 2008 with UTS #46 non-transitional processing (today's check) differs from IDNA 2003
+# (Python's `encodings.idna`, the check before). The punycode forms are those of UTS #46's own
+# examples of deviation characters (section 1.3.2 and its conformance data), not this code's output.
+@pytest.mark.parametrize(
+    ("value", "ascii_form"),
+    [
+        # ß and ς are letters of their own; IDNA 2003 folded them into "ss" (xn--fa-hia was even
+        # an invalid label) and the ordinary sigma (xn--nxasmq6b).
+        ("faß.de", "xn--fa-hia.de"),
+        ("xn--fa-hia.de", "xn--fa-hia.de"),
+        ("\u03b2\u03cc\u03bb\u03bf\u03c2.gr", "xn--nxasmm1c.gr"),  # βόλος
+        # ZWJ after a virama (Sinhala "ශ්‍රී") and ZWNJ between joining Arabic letters (Persian
+        # "نامه‌ای") are kept; IDNA 2003 dropped them (xn--10cl1a0b, xn--mgba3gch31f).
+        ("\u0dc1\u0dca\u200d\u0dbb\u0dd3.lk", "xn--10cl1a0b660p.lk"),
+        ("\u0646\u0627\u0645\u0647\u200c\u0627\u06cc.ir", "xn--mgba3gch31f060k.ir"),
+    ],
+)
+def test_idna_2008_domains_and_their_ascii_form(value: str, ascii_form: str) -> None:
+    assert DOMAIN.validate_python(value) == value
+    assert domain_to_ascii(value) == ascii_form
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        # A joiner where no script needs it: IDNA 2003 dropped it silently (and so asked for
+        # "velocite.fr"), IDNA 2008's CONTEXTJ rule refuses it.
+        ("velo\u200dcite.fr", "IDNA"),
+        ("velo\u200ccite.fr", "IDNA"),
+        # Symbols and emoji: valid in IDNA 2003 (☃.net is xn--n3h.net), not letters, marks or
+        # digits for IDNA 2008, in Unicode or in punycode.
+        ("\u2603.net", "IDNA"),
+        ("xn--n3h.net", "IDNA"),
+        ("i\u2665ny.fr", "IDNA"),
+        ("\U0001f600.fr", "IDNA"),
+        # UTS #46 maps the ideographic full stop to a dot: a separator, not part of one label
+        # (IDNA 2003 encoded "a。b" as the single label xn--ab-r13a).
+        ("a\u3002b.fr", "IDNA"),
+    ],
+)
+def test_idna_2008_refuses_what_idna_2003_let_through(value: str, reason: str) -> None:
+    assert reason in _template(DOMAIN, value)
+
+
+def test_the_canonical_form_asked_for_keeps_the_sharp_s() -> None:
+    # UTS #46 lowercases FAß into faß (IDNA 2003's nameprep gave "fass").
+    with pytest.raises(ValidationError) as caught:
+        DOMAIN.validate_python("FAß.de")
+    assert "write it in lowercase, as 'faß.de'" in str(caught.value)
 
 
 @pytest.mark.parametrize(
