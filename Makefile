@@ -18,6 +18,15 @@ PYTEST := $(BIN)/python -m pytest -q -n $(JOBS) --dist worksteal --durations=30
 # enter the artifact cache), and the releases the tests and the demo run from them.
 NEXTCLOUD_RELEASES_DIR ?= $(CURDIR)/../shared/artifacts/nextcloud
 NEXTCLOUD_RELEASES := 30.0.1 31.0.11
+# The gettext catalogues (chaton/i18n.py): the template Babel extracts from the code and the cost
+# sheets' templates (babel.cfg), and each language's translations. tests/test_i18n.py extracts
+# with these options to check that the template is up to date.
+LOCALE := chaton/locale
+POT := $(LOCALE)/chaton.pot
+PO := $(wildcard $(LOCALE)/*/LC_MESSAGES/chaton.po)
+EXTRACT_OPTIONS := -F babel.cfg --add-location=file --sort-output --project=chaton-toolkit \
+  --header-comment="\# The messages of chaton-toolkit to translate, made by make messages." \
+  -c TRANSLATORS:
 
 export PATH := $(BIN):$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/.config/containers.conf
@@ -26,7 +35,7 @@ ifeq ($(ACCELERATOR),off)
 export ANSIBLE_STRATEGY := linear
 endif
 
-.PHONY: help host-packages venv image releases lint unit molecule test suite test-site demo demo-clean constraints clean
+.PHONY: help host-packages venv image releases messages lint unit molecule test suite test-site demo demo-clean constraints clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,7 +57,11 @@ image: venv ## Build the Debian 12 systemd base image (once)
 releases: venv ## Put the project's copies of real Nextcloud releases in the artifact cache, verified
 	@scripts/shared-releases $(BIN)/chaton "$(NEXTCLOUD_RELEASES_DIR)" $(NEXTCLOUD_RELEASES)
 
-lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy, the package's layers (lint-imports)
+messages: venv ## Re-extract the messages to translate (chaton/locale/chaton.pot), update the .po files
+	$(BIN)/pybabel -q extract $(EXTRACT_OPTIONS) -o $(POT) .
+	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALE) -D chaton --ignore-obsolete
+
+lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy, the package's layers (lint-imports), msgfmt --check
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production --strict
 	$(BIN)/ruff check .
@@ -57,6 +70,7 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff, mypy, the packa
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup
 	$(BIN)/mypy --strict --scripts-are-modules roles/backup/files/chaton-backup-repository
+	@for po in $(PO); do echo "msgfmt --check $$po"; msgfmt --check -o /dev/null $$po || exit 1; done
 
 unit: venv ## Python tests that need no container
 	$(PYTEST) -m 'not container'

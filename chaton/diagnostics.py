@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from chaton.i18n import _
+from chaton.i18n import N_, Nn_, _, n_
 from chaton.model.types import ERROR_TYPE, TEMPLATE_KEY, show
 from chaton.validation import Finding
 from chaton.yamlsource import FieldPath, ParsedDocument, SourceMap
@@ -77,26 +77,48 @@ def document_errors(file: Path, parsed: ParsedDocument) -> list[LoadError]:
 # pydantic errors in the operator's words
 
 _PYDANTIC_MESSAGES = {
-    "missing": "this field is required",
-    "int_type": "must be a whole number, not {got}",
-    "int_parsing": "must be a whole number, not {got}",
-    "int_from_float": "must be a whole number, not {got}",
-    "string_type": "must be text, not {got}",
-    "bool_type": "must be true or false, not {got}",
-    "model_type": "must be a mapping of fields (`key: value` lines), not {got}",
-    "model_attributes_type": "must be a mapping of fields (`key: value` lines), not {got}",
-    "dict_type": "must be a mapping (`key: value` lines), not {got}",
-    "tuple_type": "must be a list, not {got}",
-    "list_type": "must be a list, not {got}",
-    "literal_error": "must be one of: {expected}",
-    "greater_than": "must be greater than {gt}",
-    "greater_than_equal": "must be at least {ge}",
-    "less_than": "must be less than {lt}",
-    "less_than_equal": "must be at most {le}",
-    "too_short": "must have at least {min_length} item(s)",
-    "too_long": "must have at most {max_length} item(s)",
-    "string_too_short": "must be at least {min_length} character(s) long",
-    "string_too_long": "must be at most {max_length} characters long",
+    "missing": N_("this field is required"),
+    "int_type": N_("must be a whole number, not {got}"),
+    "int_parsing": N_("must be a whole number, not {got}"),
+    "int_from_float": N_("must be a whole number, not {got}"),
+    "string_type": N_("must be text, not {got}"),
+    "bool_type": N_("must be true or false, not {got}"),
+    "model_type": N_("must be a mapping of fields (`key: value` lines), not {got}"),
+    "model_attributes_type": N_("must be a mapping of fields (`key: value` lines), not {got}"),
+    "dict_type": N_("must be a mapping (`key: value` lines), not {got}"),
+    "tuple_type": N_("must be a list, not {got}"),
+    "list_type": N_("must be a list, not {got}"),
+    "literal_error": N_("must be one of: {expected}"),
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+}
+# pydantic's errors whose message counts something: kind → (the key of the count in the error's
+# context, the English singular and plural).
+_PYDANTIC_PLURALS = {
+    "too_short": (
+        "min_length",
+        *Nn_("must have at least {min_length} item", "must have at least {min_length} items"),
+    ),
+    "too_long": (
+        "max_length",
+        *Nn_("must have at most {max_length} item", "must have at most {max_length} items"),
+    ),
+    "string_too_short": (
+        "min_length",
+        *Nn_(
+            "must be at least {min_length} character long",
+            "must be at least {min_length} characters long",
+        ),
+    ),
+    "string_too_long": (
+        "max_length",
+        *Nn_(
+            "must be at most {max_length} character long",
+            "must be at most {max_length} characters long",
+        ),
+    ),
 }
 
 
@@ -180,6 +202,11 @@ def _render_pydantic(root: type[BaseModel], error: Mapping[str, Any], loc: Field
         )
     if kind == "literal_error":
         context["expected"] = str(context.get("expected", "")).replace(" or ", ", ")
+    if kind in _PYDANTIC_PLURALS:
+        key, singular, plural = _PYDANTIC_PLURALS[kind]
+        count = context.get(key)
+        if isinstance(count, int):
+            return _safe_format_plural(singular, plural, count, context, error)
     known = _PYDANTIC_MESSAGES.get(kind)
     if known is None:
         return str(error.get("msg", kind))
@@ -191,6 +218,15 @@ def _safe_format(template: str, values: Mapping[str, Any], error: Mapping[str, A
         return _(template, **values)
     except (KeyError, IndexError, ValueError):  # pragma: no cover - a template/catalogue slip
         return str(error.get("msg", template))
+
+
+def _safe_format_plural(
+    singular: str, plural: str, count: int, values: Mapping[str, Any], error: Mapping[str, Any]
+) -> str:
+    try:
+        return n_(singular, plural, count, **{k: v for k, v in values.items() if k != "count"})
+    except (KeyError, IndexError, ValueError):  # pragma: no cover - a template/catalogue slip
+        return str(error.get("msg", singular))
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")

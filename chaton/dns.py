@@ -106,7 +106,8 @@ def mail_records(
 
 
 def placeholder_name(server: str) -> str:
-    return f"<{_('public name of {server}', server=server)}>"
+    name = _("public name of {server}", server=server)
+    return f"<{name}>"
 
 
 def mail_domains(

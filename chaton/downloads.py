@@ -115,7 +115,7 @@ def digest_label(algorithm: str) -> str:
 
 
 def _timed_out(url: str, timeout: float) -> str:
-    return _("{url}: no answer within {seconds} s (timeout)", url=url, seconds=f"{timeout:g}")
+    return _("{url}: no answer within {seconds} s (timeout)", url=url, seconds=format(timeout, "g"))
 
 
 def expected_digest(text: str, file_name: str, algorithm: str) -> str:

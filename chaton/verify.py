@@ -34,7 +34,7 @@ from typing import Any
 
 from chaton import artifacts
 from chaton.errors import ChatonError
-from chaton.i18n import _
+from chaton.i18n import N_, _, n_
 from chaton.render import HOST_VARS
 from chaton.units import INSTANCE_LISTS, instance_units
 from chaton.yamlio import load_vars
@@ -51,7 +51,7 @@ CHECKED_KINDS = tuple(CHECK_PATHS)
 _BODY_LIMIT = 1_000_000
 # The structure column of the units every structure of a server relies on (nginx, Postfix…): not a
 # structure's slug, which has no parentheses.
-SERVER_UNITS = "(server)"
+SERVER_UNITS = N_("(server)")
 UNITS_KIND = "units"
 # Debian 12's PostgreSQL cluster and PHP-FPM units (the postgresql and php_fpm roles' own).
 POSTGRESQL_UNIT = "postgresql@15-main.service"
@@ -279,9 +279,12 @@ def _answer_problem(answer: Answer, path: str) -> str | None:
     if answer.status != 200:
         return _("HTTP status {status} ({path})", status=answer.status, path=path)
     if (answer.certificate_days or 0) < MIN_CERT_DAYS:
-        return _(
-            "the certificate is valid for {days} more day(s) only (at least {minimum})",
-            days=answer.certificate_days,
+        days = answer.certificate_days or 0
+        return n_(
+            "the certificate is valid for {days} more day only (at least {minimum})",
+            "the certificate is valid for {days} more days only (at least {minimum})",
+            days,
+            days=days,
             minimum=MIN_CERT_DAYS,
         )
     return None
@@ -346,7 +349,7 @@ def check_units(server: str, host_vars: Mapping[str, Any], shell: Shell) -> list
         problem = error or (
             _("not active: {units}", units=", ".join(inactive)) if inactive else None
         )
-        label = _("{count} systemd unit(s)", count=len(names))
+        label = n_("{count} systemd unit", "{count} systemd units", len(names))
         checks.append(
             Check(server, structure, UNITS_KIND, label, None, None, problem is None, problem)
         )

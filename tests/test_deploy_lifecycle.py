@@ -160,7 +160,7 @@ def test_a_collectives_life_killed_deploy_onboarding_and_whole_deploy(tmp_path: 
             ("amis-du-lavoir", "mailman"),
             ("amis-du-lavoir", "website"),
         ]
-        assert checks[0]["name"] == "6 systemd unit(s)", checks
+        assert checks[0]["name"] == "6 systemd units", checks
 
         # A stopped unit is found and named (the lists still answer: only the signer stopped).
         containers.exec_in(HOST.name, "systemctl", "stop", "opendkim.service")

@@ -226,7 +226,7 @@ def test_a_page_of_someone_else_fails(tmp_path: Path) -> None:
 def test_a_certificate_about_to_expire_fails(tmp_path: Path) -> None:
     with https_server(tmp_path, page=PAGE, days=MIN_CERT_DAYS - 4) as (port, ca, _other):
         (check,) = check_server("s1", host_vars(), Address("127.0.0.1", port), ca)
-    assert check.problem is not None and "valid for 10 more day(s) only" in check.problem
+    assert check.problem is not None and "valid for 10 more days only" in check.problem
 
 
 def test_a_certificate_from_another_ca_fails(tmp_path: Path) -> None:
@@ -326,7 +326,7 @@ def test_the_units_of_the_example_collective() -> None:
 
 
 def test_a_structure_whose_only_instance_runs_no_unit_gets_no_units_check() -> None:
-    """A website not built from git runs no unit of its own: no "0 systemd unit(s)" check."""
+    """A website not built from git runs no unit of its own: no "0 systemd units" check."""
     site = {"structure": "alpha", "name": "alpha", "git": None, "enabled": True}
     assert expected_units({"website_sites": [site]}) == {SERVER_UNITS: ["postfix.service"]}
 
@@ -378,7 +378,7 @@ def test_units_active_pass_and_the_others_are_named(tmp_path: Path) -> None:
     assert sorted(checks) == [SERVER_UNITS, "alpha", "beta"]
     assert checks[SERVER_UNITS].ok and checks["alpha"].ok
     assert checks["beta"].problem == "not active: chaton-website-build-beta.timer (failed)"
-    assert checks["alpha"].name == "1 systemd unit(s)" and checks["alpha"].kind == "units"
+    assert checks["alpha"].name == "1 systemd unit" and checks["alpha"].kind == "units"
 
 
 def test_a_server_that_cannot_be_asked_fails_every_structure(tmp_path: Path) -> None:

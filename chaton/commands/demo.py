@@ -19,7 +19,7 @@ from chaton.costs.sheets import report_for_inventory, write_sheets
 from chaton.deploying import deploy, read_rendered
 from chaton.errors import BadInput
 from chaton.generated import generated_dir, render_inventory
-from chaton.i18n import _, current_language
+from chaton.i18n import _, current_language, n_
 from chaton.loader import group_vars
 from chaton.paths import PROJECT_ROOT
 from chaton.render import HOST_VARS
@@ -120,9 +120,9 @@ def _demo(args: argparse.Namespace) -> int:
     report = render_inventory(args.inventory, args.vault_password_file, local_suffix=LOCAL_SUFFIX)
     print(
         _(
-            "render: {written} file(s) written, {unchanged} unchanged",
-            written=len(report.written),
-            unchanged=len(report.unchanged),
+            "render: {written}, {unchanged}",
+            written=n_("{count} file written", "{count} files written", len(report.written)),
+            unchanged=n_("{count} unchanged", "{count} unchanged", len(report.unchanged)),
         )
     )
     containers.build_image()

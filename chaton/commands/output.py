@@ -1,19 +1,62 @@
-"""What several commands print: a playbook run's summary, the cost sheets written, the checks
-of a verification. Commands import this module, never each other."""
+"""What several commands print: tables, a playbook run's summary, the cost sheets written, the
+checks of a verification. Commands import this module, never each other.
+
+Tables are drawn by `rich` on a terminal; piped or captured, they are plain aligned text, the
+same from one version to the next, for scripts (which should prefer `--json`) and tests."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
 
 from chaton.costs.formatting import euros
 from chaton.costs.model import CostReport
 from chaton.errors import ExitCode
-from chaton.i18n import _
+from chaton.i18n import _, n_
 from chaton.runner import RunResult
 from chaton.verify import SERVER_UNITS, Check
+
+
+def console() -> Console:
+    """Where the commands' tables go: standard output, as `print` writes it."""
+    return Console(file=sys.stdout, highlight=False)
+
+
+def print_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    indent: int = 0,
+    right: Collection[int] = (),
+) -> None:
+    """`rows` under `header`, indented by `indent` spaces, the columns numbered in `right`
+    aligned to the right: a rich table on a terminal, else columns of plain text two spaces
+    apart."""
+    out = console()
+    if out.is_terminal:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for index, title in enumerate(header):
+            table.add_column(title, justify="right" if index in right else "left")
+        for row in rows:
+            table.add_row(*row)
+        out.print(Padding(table, (0, 0, 0, indent)))
+        return
+    lines = [header, *rows]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(header))]
+    for line in lines:
+        cells = (
+            cell.rjust(widths[index]) if index in right else cell.ljust(widths[index])
+            for index, cell in enumerate(line)
+        )
+        print((" " * indent + "  ".join(cells)).rstrip())
 
 
 def print_summary(result: RunResult, *, as_json: bool = False) -> int:
@@ -34,14 +77,13 @@ def print_summary(result: RunResult, *, as_json: bool = False) -> int:
             )
         )
         return code
-    header = (_("host"), "ok", _("changed"), _("failed"), _("unreachable"), _("skipped"))
-    rows = [header] + [
-        (h, str(s.ok), str(s.changed), str(s.failures), str(s.unreachable), str(s.skipped))
-        for h, s in result.hosts.items()
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    print_table(
+        (_("host"), "ok", _("changed"), _("failed"), _("unreachable"), _("skipped")),
+        [
+            (h, str(s.ok), str(s.changed), str(s.failures), str(s.unreachable), str(s.skipped))
+            for h, s in result.hosts.items()
+        ],
+    )
     for host, task in result.changed_tasks:
         print(_("  changed on {host}: {task}", host=host, task=task))
     print_structure_changes(result.structure_changes)
@@ -51,8 +93,10 @@ def print_summary(result: RunResult, *, as_json: bool = False) -> int:
         print(result.output_tail)
     verdict = _("succeeded") if result.succeeded else _("FAILED")
     print(
-        _(
-            "Run {verdict}: {changed} changed task(s). Logs: {run_dir}",
+        n_(
+            "Run {verdict}: {changed} changed task. Logs: {run_dir}",
+            "Run {verdict}: {changed} changed tasks. Logs: {run_dir}",
+            result.changed,
             verdict=verdict,
             changed=result.changed,
             run_dir=result.run_dir,
@@ -66,15 +110,15 @@ def print_structure_changes(table: Mapping[str, Mapping[str, int]]) -> None:
     if not any(table.values()):
         return
     print(_("Changed tasks per structure:"))
-    header = (_("host"), _("structure"), _("changed"))
-    rows = [header] + [
-        (host, structure or _("(server)"), str(count))
-        for host, row in sorted(table.items())
-        for structure, count in sorted(row.items())
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    print_table(
+        (_("host"), _("structure"), _("changed")),
+        [
+            (host, structure or _("(server)"), str(count))
+            for host, row in sorted(table.items())
+            for structure, count in sorted(row.items())
+        ],
+        indent=2,
+    )
 
 
 def print_written(report: CostReport, files: list[Path], out: Path) -> None:
@@ -90,7 +134,14 @@ def print_written(report: CostReport, files: list[Path], out: Path) -> None:
             balance=euros(report.solidarity_balance),
         )
     )
-    print(_("wrote {count} files in {path}", count=len(files), path=str(out)))
+    print(
+        n_(
+            "wrote {count} file in {path}",
+            "wrote {count} files in {path}",
+            len(files),
+            path=str(out),
+        )
+    )
 
 
 def print_checks(checks: list[Check]) -> None:
@@ -104,4 +155,5 @@ def print_checks(checks: list[Check]) -> None:
             f"{check.status or '-':<4} {days}  {result}"
         )
         if check.release:
-            print(f"{'':<12} {'':<18} {_('release: {release}', release=check.release)}")
+            release = _("release: {release}", release=check.release)
+            print(f"{'':<12} {'':<18} {release}")

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from chaton.commands.options import add_inventory_argument
+from chaton.commands.output import print_table
 from chaton.errors import ExitCode
 from chaton.generated import plan_inventory
 from chaton.i18n import _
@@ -126,7 +127,7 @@ def print_plan(plan: Plan, recorded: dict[str, str]) -> None:
                     free=_text(total - reserved),
                 )
             )
-        rows = [(_("instance (kind/name)"), "RAM", "disk", "CPU", "")]
+        rows = []
         if server.mailman.get("ram_mb") or server.mailman.get("disk_gb"):
             rows.append(
                 (
@@ -148,14 +149,8 @@ def print_plan(plan: Plan, recorded: dict[str, str]) -> None:
                     sources[placed.source],
                 )
             )
-        widths = [max(len(row[index]) for row in rows) for index in range(5)]
-        for row in rows:
-            cells = [
-                row[0].ljust(widths[0]),
-                *(cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4], strict=True)),
-                row[4],
-            ]
-            print(("    " + "  ".join(cells)).rstrip())
+        header = (_("instance (kind/name)"), "RAM", "disk", "CPU", "")
+        print_table(header, rows, indent=4, right={1, 2, 3})
     for instance, before, after in moved(plan, recorded):
         print(
             _(

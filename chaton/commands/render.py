@@ -10,7 +10,7 @@ from pathlib import Path
 from chaton.commands.options import add_inventory_argument, add_vault_password_argument
 from chaton.errors import ExitCode
 from chaton.generated import GENERATED, RenderReport, render_inventory
-from chaton.i18n import _
+from chaton.i18n import _, n_
 from chaton.vault import init_password_file, password_file
 
 
@@ -106,14 +106,21 @@ def run(args: argparse.Namespace) -> int:
         for gone in report.removed:
             print(_("removed {path} (no such server any more)", path=str(out / gone)))
         if report.secrets_created:
-            print(_("{count} new secret(s) generated", count=report.secrets_created))
+            print(
+                n_(
+                    "{count} new secret generated",
+                    "{count} new secrets generated",
+                    report.secrets_created,
+                )
+            )
         if not report.written and not report.removed:
             print(_("{path}: up to date", path=str(out)))
     if report.secrets_unused and not args.json:
         print(
-            _(
-                "{count} secret(s) no instance uses any more are kept in the vault: {references}",
-                count=len(report.secrets_unused),
+            n_(
+                "{count} secret no instance uses any more is kept in the vault: {references}",
+                "{count} secrets no instance uses any more are kept in the vault: {references}",
+                len(report.secrets_unused),
                 references=", ".join(report.secrets_unused),
             ),
             file=sys.stderr,

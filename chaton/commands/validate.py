@@ -7,7 +7,7 @@ import sys
 
 from chaton.commands.options import add_inventory_argument
 from chaton.errors import ExitCode
-from chaton.i18n import _
+from chaton.i18n import _, n_
 from chaton.loader import check_inventory, errors_as_json
 
 
@@ -39,17 +39,21 @@ def run(args: argparse.Namespace) -> int:
     elif result.valid and result.collective is not None:
         print(
             _(
-                "{root}: {structures} structures, {servers} servers: valid",
+                "{root}: {structures}, {servers}: valid",
                 root=str(args.inventory),
-                structures=len(result.structures),
-                servers=len(result.collective.servers),
+                structures=n_("{count} structure", "{count} structures", len(result.structures)),
+                servers=n_("{count} server", "{count} servers", len(result.collective.servers)),
             )
         )
     else:
         for error in result.errors:
             print(error)
         print(
-            _("{count} error(s): the inventory is not valid", count=len(result.errors)),
+            n_(
+                "{count} error: the inventory is not valid",
+                "{count} errors: the inventory is not valid",
+                len(result.errors),
+            ),
             file=sys.stderr,
         )
     return int(ExitCode.OK if result.valid else ExitCode.BAD_INPUT)

@@ -12,7 +12,7 @@ from chaton.commands.options import add_inventory_argument
 from chaton.commands.output import print_checks
 from chaton.errors import BadInput
 from chaton.generated import generated_dir
-from chaton.i18n import _
+from chaton.i18n import _, n_
 from chaton.render import HOST_VARS
 from chaton.servers import inventory_file, server_addresses, server_shells
 from chaton.verify import MIN_CERT_DAYS, check_collective
@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
         print_checks(checks)
         failed = sum(not c.ok for c in checks)
         print(
-            _(
+            n_(
                 "{checked} checked, {failed} failed",
+                "{checked} checked, {failed} failed",
+                len(checks),
                 checked=len(checks),
                 failed=failed,
             )

@@ -1,6 +1,7 @@
 """Every word the cost sheets and the catalogue show, in the reader's language.
 
-One place for the ODS, CSV and HTML writers and the templates (which read them as `t.<name>`).
+One table, name → gettext message, for the ODS, CSV and HTML writers; the HTML templates
+translate their own words with `_("…")` (the same messages: one translation in the catalogue).
 """
 
 from __future__ import annotations

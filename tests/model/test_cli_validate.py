@@ -36,7 +36,7 @@ def test_valid_example_exits_0_with_a_summary(capsys: pytest.CaptureFixture[str]
     assert main(["validate", "-i", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     structures = len(list((EXAMPLE / "structures").glob("*.yml")))
-    assert out == f"{EXAMPLE}: {structures} structures, 1 servers: valid\n"
+    assert out == f"{EXAMPLE}: {structures} structures, 1 server: valid\n"
 
 
 @pytest.mark.usefixtures("english")
@@ -66,7 +66,7 @@ def test_invalid_exits_2_with_every_error_on_its_line(
     ]
     for line in lines:
         assert ERROR_LINE.match(line)
-    assert captured.err == "3 error(s): the inventory is not valid\n"
+    assert captured.err == "3 errors: the inventory is not valid\n"
 
 
 @pytest.mark.usefixtures("english")
@@ -105,13 +105,13 @@ def test_french_output(broken: Path, capsys: pytest.CaptureFixture[str]) -> None
         f"{file}:7:11: domains[0]: le domaine 'velo-cite.fr' est déjà utilisé par "
         "structures/velo-cite.yml",
     ]
-    assert captured.err == "3 erreur(s) : l'inventaire n'est pas valide\n"
+    assert captured.err == "3 erreurs : l'inventaire n'est pas valide\n"
 
 
 @pytest.mark.usefixtures("french")
 def test_french_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "-i", str(EXAMPLE)]) == 0
-    assert capsys.readouterr().out.endswith(" serveurs : valide\n")
+    assert capsys.readouterr().out.endswith(" structures, 1 serveur : valide\n")
 
 
 @pytest.mark.usefixtures("english")

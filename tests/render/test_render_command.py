@@ -48,7 +48,7 @@ def test_render_writes_host_vars_inventory_and_vault(
     assert f"wrote {generated}/host_vars/fabrique-1.yml" in out
     # 4 Nextclouds x 6 + 2 Mastodons x 8 + Mailman 6 + 4 websites x 1 + 4 list domains' DKIM
     # keys x 1 + the server's backup passphrase 1 = 55 secrets.
-    assert "55 new secret(s) generated" in out
+    assert "55 new secrets generated" in out
     vault = generated / "secrets.vault.yml"
     assert vault.read_bytes().startswith(b"$ANSIBLE_VAULT;1.1;AES256\n")
     assert stat.S_IMODE(vault.stat().st_mode) == 0o600
@@ -105,7 +105,7 @@ def test_same_input_same_bytes_and_secrets_never_regenerated(
     (inventory / "structures" / "zebre.yml").write_text(NEW_STRUCTURE, encoding="utf-8")
     assert main(["render", "-i", str(inventory)]) == 0
     # Nextcloud 6 + website 1.
-    assert "7 new secret(s) generated" in capsys.readouterr().out
+    assert "7 new secrets generated" in capsys.readouterr().out
     after = _secrets(inventory)
     assert {k: after[k] for k in before} == before
     assert set(after) - set(before) == {
@@ -129,7 +129,7 @@ def test_secrets_of_a_removed_structure_are_kept_and_reported(
     err = capsys.readouterr().err
     # Its Nextcloud's 6 secrets and its list domain's DKIM key; its list goes, but Mailman stays
     # for the other structures.
-    assert "7 secret(s) no instance uses any more are kept in the vault" in err
+    assert "7 secrets no instance uses any more are kept in the vault" in err
     assert "nextcloud/monnaie-locale/db_password" in err
     assert "dkim/lists.lesoulibre.org/private_key" in err
     assert _secrets(inventory) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import jinja2
@@ -14,7 +14,7 @@ from chaton.costs.formatting import money, number, percent
 from chaton.costs.labels import key_label, pool_label
 from chaton.costs.model import COST_CATEGORIES, CostReport, Pool
 from chaton.errors import ChatonError
-from chaton.i18n import _
+from chaton.i18n import _, n_
 from chaton.paths import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "templates" / "costs"
@@ -30,19 +30,27 @@ VOLUNTEER_COLOR = "#9aa6b2"
 
 
 @cache
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+def environment(lang: str) -> jinja2.Environment:
+    """The templates' environment in `lang`: their `_("…")` is `chaton.i18n._` (plain messages,
+    no placeholders; the translation is escaped like any other value)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=partial(_, lang=lang), ngettext=partial(n_, lang=lang), newstyle=False
+    )
+    return env
 
 
 def render(template: str, **context: Any) -> str:
-    return environment().get_template(template).render(**context)
+    """`template` rendered with `context`, in the language of its `lang`."""
+    return environment(context["lang"]).get_template(template).render(**context)
 
 
 def page_context(report: CostReport, t: Mapping[str, str], lang: str) -> dict[str, Any]:
