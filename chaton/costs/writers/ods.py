@@ -550,14 +550,10 @@ def _keys_structure_row(
         Num(item.accounts),
         Num(1),
     ]
-    k_ram, k_disk, k_cpu = refs.weights
     for name in keys.servers:
-        reserved, s = item.reserved[name], refs.servers[name]
+        reserved = item.reserved[name]
         ram, disk, cpu = (sheet.ref(c, row) for c in range(len(cells), len(cells) + 3))
-        ppm_expr = (
-            f"ROUND({PPM}*({k_ram}*{ram}/{s['ram_mb']}+{k_disk}*{disk}/{s['disk_gb']}"
-            f"+{k_cpu}*{cpu}/{s['cpu_share']})/({k_ram}+{k_disk}+{k_cpu});0)"
-        )
+        ppm_expr = ppm_formula(refs, name, ram, disk, cpu)
         ppm_ref = sheet.ref(keys.ppm_col(name), row)
         ppm_range = sheet.range(keys.ppm_col(name), first, last)
         pool_weight = book.report.pool(f"purchase:{name}").weights[index]
@@ -934,21 +930,73 @@ def _summary_balance(book: _Book, summary: Sheet, formulas: PoolFormulas, struct
 # One structure's workbook
 
 
+def ppm_formula(refs: InputRefs, server: str, ram: str, disk: str, cpu: str) -> str:
+    """A party's ppm of `server`, from the cells of what it reserves there (`ram`, `disk`,
+    `cpu`): the resources key, as chaton.costs.model computes it."""
+    k_ram, k_disk, k_cpu = refs.weights
+    s = refs.servers[server]
+    return (
+        f"ROUND({PPM}*({k_ram}*{ram}/{s['ram_mb']}+{k_disk}*{disk}/{s['disk_gb']}"
+        f"+{k_cpu}*{cpu}/{s['cpu_share']})/({k_ram}+{k_disk}+{k_cpu});0)"
+    )
+
+
+@dataclass(frozen=True)
+class _Party:
+    """What the sheets of one structure's `<slug>.ods` share: the report, the texts, whether
+    formula cells carry chaton's values, the structure's place among the parties, the Inputs
+    sheet's references and the Sheet sheet being written."""
+
+    report: CostReport
+    t: dict[str, str]
+    cached: bool
+    party: int
+    refs: InputRefs
+    sheet: Sheet
+
+    @property
+    def item(self) -> StructureCosts:
+        return self.report.structures[self.party]
+
+    def value(self, amount: Value) -> Value | None:
+        """A formula cell's cached value: `amount`, or None when the workbook carries none."""
+        return amount if self.cached else None
+
+
+PAY_LINES = (
+    "fair_share",
+    "share_paid",
+    "paid",
+    "solidarity_rate",
+    "contribution",
+    "billed",
+    "volunteer_value",
+    "energy_kwh",
+    "carbon_kg",
+)
+
+
 def structure_sheets(
     report: CostReport, slug: str, t: dict[str, str], cached: bool = True
 ) -> list[Sheet]:
     """The sheets of `<slug>.ods` (see the module's docstring)."""
-
-    def value(amount: Value) -> Value | None:
-        return amount if cached else None
-
-    collective = report.collective
-    party = report.parties.index(slug)
-    item = report.structures[party]
-    tier = collective.tiers[item.tier]
     inputs = Sheet(t["sheet_inputs"], (9.0, 3.0, 3.0, 3.0, 3.0, 2.0, 3.0, 3.0, 3.0, 3.0))
     refs = write_inputs(inputs, report, t)
     sheet = Sheet(t["sheet_sheet"], (9.0, 5.0, 3.2, 3.2, 3.2, 3.2, 3.2, 3.2, 3.2, 3.2))
+    book = _Party(report, t, cached, report.parties.index(slug), refs, sheet)
+    pay_rows = _party_header(book)
+    weights = _party_resources(book)
+    shown = _party_pools(book, weights)
+    _party_pay_lines(book, pay_rows, shown)
+    return [sheet, inputs]
+
+
+def _party_header(book: _Party) -> dict[str, int]:
+    """The Sheet sheet's title lines, and a row left for each line of what the structure pays
+    (filled by `_party_pay_lines` once the pools' rows are known)."""
+    report, t, sheet, item = book.report, book.t, book.sheet, book.item
+    collective = report.collective
+    tier = collective.tiers[item.tier]
     sheet.add(Text(f"{t['cost_sheet']} — {item.name}", "title"))
     sheet.add(
         Text(
@@ -960,34 +1008,23 @@ def structure_sheets(
     sheet.add(Text(t["how_to_read"]))
     sheet.add()
     sheet.add(Text(t["what_you_pay"], "head"), Text(t["amount"], "head"))
-    pay_rows = {
-        name: sheet.add()
-        for name in (
-            "fair_share",
-            "share_paid",
-            "paid",
-            "solidarity_rate",
-            "contribution",
-            "billed",
-            "volunteer_value",
-            "energy_kwh",
-            "carbon_kg",
-        )
-    }
+    pay_rows = {name: sheet.add() for name in PAY_LINES}
     sheet.add()
-    # Resources: what the structure reserves on each server, and the ppm it weighs there.
+    return pay_rows
+
+
+def _party_resources(book: _Party) -> dict[str, str]:
+    """What the structure reserves on each server and the ppm it weighs there, its resources'
+    ppm and its accounts; the cell of its weight for each basis ("server:<name>", "resources",
+    "accounts")."""
+    t, sheet, item = book.t, book.sheet, book.item
     sheet.add(Text(t["your_resources"], "head"))
     sheet.add(
         *(Text(t[key], "head") for key in ("server", "ram_mb", "disk_gb", "cpu_share", "ppm"))
     )
-    k_ram, k_disk, k_cpu = refs.weights
-    ppm_ref: dict[str, str] = {}
-    for server in collective.servers:
-        reserved, s, row = (
-            item.reserved[server.name],
-            refs.servers[server.name],
-            len(sheet.rows) + 1,
-        )
+    weights: dict[str, str] = {}
+    for server in book.report.collective.servers:
+        reserved, row = item.reserved[server.name], len(sheet.rows) + 1
         ram, disk, cpu = (sheet.ref(col, row) for col in (1, 2, 3))
         sheet.add(
             Text(server.name),
@@ -995,24 +1032,30 @@ def structure_sheets(
             Num(reserved.disk_gb),
             Num(reserved.cpu_share),
             Formula(
-                f"ROUND({PPM}*({k_ram}*{ram}/{s['ram_mb']}+{k_disk}*{disk}/{s['disk_gb']}"
-                f"+{k_cpu}*{cpu}/{s['cpu_share']})/({k_ram}+{k_disk}+{k_cpu});0)",
-                value(item.ppm[server.name]),
+                ppm_formula(book.refs, server.name, ram, disk, cpu),
+                book.value(item.ppm[server.name]),
                 "int",
             ),
         )
-        ppm_ref[server.name] = sheet.ref(4, row)
+        weights[f"server:{server.name}"] = sheet.ref(4, row)
     row = sheet.add(
         Text(t["resources_ppm"]),
         None,
         None,
         None,
-        Formula(_sum_expr(list(ppm_ref.values())), value(sum(item.ppm.values())), "int"),
+        Formula(_sum_expr(list(weights.values())), book.value(sum(item.ppm.values())), "int"),
     )
-    resources_ref = sheet.ref(4, row)
+    weights["resources"] = sheet.ref(4, row)
     row = sheet.add(Text(t["accounts"]), None, None, None, Num(item.accounts))
-    accounts_ref = sheet.ref(4, row)
+    weights["accounts"] = sheet.ref(4, row)
     sheet.add()
+    return weights
+
+
+def _party_pools(book: _Party, weights: dict[str, str]) -> dict[str, str]:
+    """Each pool's line: its amount, the structure's weight in its key, the largest-remainder
+    share; the cell of the amount shown, by pool."""
+    report, t, sheet, party = book.report, book.t, book.sheet, book.party
     sheet.add(Text(t["lr_note"]))
     sheet.add(
         *(
@@ -1031,7 +1074,7 @@ def structure_sheets(
             )
         )
     )
-    formulas = PoolFormulas(refs, {})
+    formulas = PoolFormulas(book.refs, {})
     for category in ("admin", "moderation"):
         formulas.time_totals[category] = formulas.time_total(category)
     first = len(sheet.rows) + 1
@@ -1041,14 +1084,11 @@ def structure_sheets(
     for number, pool in enumerate(report.pools):
         row = first + number
         amount, weight, total = (sheet.ref(col, row) for col in (2, 3, 4))
-        if pool.basis.startswith("server:"):
-            weight_cell: Cell = Formula(ppm_ref[pool.basis[7:]], value(pool.weights[party]), "int")
-        elif pool.basis == "resources":
-            weight_cell = Formula(resources_ref, value(pool.weights[party]), "int")
-        elif pool.basis == "accounts":
-            weight_cell = Formula(accounts_ref, value(pool.weights[party]), "int")
-        else:
-            weight_cell = Num(pool.weights[party], "int")
+        weight_cell: Cell = (
+            Formula(weights[pool.basis], book.value(pool.weights[party]), "int")
+            if pool.basis in weights
+            else Num(pool.weights[party], "int")
+        )
         weight_total = sum(pool.weights)
         exact = pool.amount * pool.weights[party]
         floor = exact // weight_total
@@ -1056,27 +1096,47 @@ def structure_sheets(
         sheet.add(
             Text(pool_label(pool, t)),
             Text(key_label(pool, t)),
-            Formula(formulas.formula(pool), value(pool.amount), "int"),
+            Formula(formulas.formula(pool), book.value(pool.amount), "int"),
             weight_cell,
             Num(weight_total, "int"),
-            Formula(f"{amount}*{weight}/{total}", value(Decimal(exact) / weight_total), "money"),
             Formula(
-                f"({amount}*{weight}-MOD({amount}*{weight};{total}))/{total}", value(floor), "int"
+                f"{amount}*{weight}/{total}", book.value(Decimal(exact) / weight_total), "money"
+            ),
+            Formula(
+                f"({amount}*{weight}-MOD({amount}*{weight};{total}))/{total}",
+                book.value(floor),
+                "int",
             ),
             Num(pool.shares[party] - floor, "int"),
-            Formula(f"{sheet.ref(6, row)}+{sheet.ref(7, row)}", value(pool.shares[party]), "int"),
+            Formula(
+                f"{sheet.ref(6, row)}+{sheet.ref(7, row)}",
+                book.value(pool.shares[party]),
+                "int",
+            ),
             Formula(
                 f"{sheet.ref(8, row)}/{divisor}",
-                value(Decimal(pool.shares[party]) / divisor),
+                book.value(Decimal(pool.shares[party]) / divisor),
                 "money" if pool.unit == "cents" else "kilo",
             ),
         )
         shown[pool.id] = sheet.ref(9, row)
-    paid_rate, contribution_rate = refs.tiers[item.tier]
+    return shown
+
+
+def _party_pay_lines(book: _Party, pay_rows: dict[str, int], shown: dict[str, str]) -> None:
+    """What the structure pays, at the top of the sheet: its fair share of the billable pools,
+    its tier's rates, what it is billed; its volunteer time, energy and carbon."""
+    report, t, sheet, item = book.report, book.t, book.sheet, book.item
+    tier = report.collective.tiers[item.tier]
+    paid_rate, contribution_rate = book.refs.tiers[item.tier]
     fair = sheet.ref(1, pay_rows["fair_share"])
+
+    def pools_sum(chosen: Iterable[Pool]) -> str:
+        return _sum_expr([shown[pool.id] for pool in chosen])
+
     lines: dict[str, tuple[str, Value, str]] = {
         "fair_share": (
-            _sum_expr([shown[p.id] for p in report.pools if p.billable]),
+            pools_sum(p for p in report.pools if p.billable),
             Decimal(item.fair_share) / 100,
             "money",
         ),
@@ -1098,22 +1158,21 @@ def structure_sheets(
             "money",
         ),
         "volunteer_value": (
-            _sum_expr([shown[p.id] for p in report.pools if p.volunteer]),
+            pools_sum(p for p in report.pools if p.volunteer),
             Decimal(item.volunteer_value) / 100,
             "money",
         ),
         "energy_kwh": (
-            _sum_expr([shown[p.id] for p in report.pools if p.unit == "Wh"]),
+            pools_sum(p for p in report.pools if p.unit == "Wh"),
             Decimal(item.energy_wh) / 1000,
             "kilo",
         ),
         "carbon_kg": (
-            _sum_expr([shown[p.id] for p in report.pools if p.unit == "g"]),
+            pools_sum(p for p in report.pools if p.unit == "g"),
             Decimal(item.carbon_g) / 1000,
             "kilo",
         ),
     }
     for name, (expr, result, style) in lines.items():
         sheet.set(pay_rows[name], 0, Text(t[name], "bold" if name == "billed" else ""))
-        sheet.set(pay_rows[name], 1, Formula(expr, value(result), style))
-    return [sheet, inputs]
+        sheet.set(pay_rows[name], 1, Formula(expr, book.value(result), style))
