@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: the messages' language, a writable example inventory."""
+"""Fixtures every test folder shares: the messages' language, a writable example inventory (with
+its vault password or without), no vault password from outside."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support import STEP_TIMES
+from support import STEP_TIMES, VAULT_PASSWORD
 
 from chaton.generated import render_inventory
 from chaton.paths import PROJECT_ROOT
+from chaton.vault import PASSWORD_ENV
 
 EXAMPLE = PROJECT_ROOT / "inventories" / "example"
 
@@ -38,6 +40,24 @@ def inventory(tmp_path: Path) -> Path:
     root = tmp_path / "inventory"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("generated", "hosts.yml"))
     return root
+
+
+@pytest.fixture
+def vault_inventory(inventory: Path) -> Path:
+    """The writable example inventory (`inventory`), with its vault password where `chaton
+    render` looks for it: generated/.vault-password (support.VAULT_PASSWORD, mode 0600)."""
+    password = inventory / "generated" / ".vault-password"
+    password.parent.mkdir()
+    password.write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+    password.chmod(0o600)
+    return inventory
+
+
+@pytest.fixture
+def no_outside_vault_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No vault password from the machine's environment (CHATON_VAULT_PASSWORD_FILE unset): the
+    test finds only the password it wrote itself."""
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
 
 
 @pytest.fixture

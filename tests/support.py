@@ -16,6 +16,9 @@ ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
 # The property a scenario test records its steps' seconds under (printed by tests/conftest.py).
 STEP_TIMES = "step_seconds"
+# The vault password of the `vault_inventory` fixture (tests/conftest.py): what a test reads the
+# secrets `chaton render` wrote with.
+VAULT_PASSWORD = "test-vault-password-not-a-real-one"  # noqa: S105 - the tests' own vault
 
 
 def tool_env(**extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from chaton.loader import load_inventory
 from chaton.model import Collective, Structure
 from chaton.validation import StructureKeys, validate
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
+EXAMPLE = Path(__file__).resolve().parents[1] / "inventories" / "example"
 
 pytestmark = pytest.mark.usefixtures("english")
 

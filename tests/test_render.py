@@ -9,14 +9,18 @@ import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
-from placement.builders import WEBSITE, collective, server, structure
+from builders import WEBSITE, collective, server, structure
+from render.update_golden import EXAMPLE, GOLDEN, rendered_example
 
 from chaton.errors import BadInput
 from chaton.loader import load_inventory
 from chaton.placement import place
 from chaton.render import render, unix_name
 from chaton.yamlio import load_vars
-from render.update_golden import EXAMPLE, GOLDEN, rendered_example
+
+# English messages, and no vault password from the machine's environment
+# (CHATON_VAULT_PASSWORD_FILE unset): tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("english", "no_outside_vault_password")
 
 HOSTILE = "{{ lookup('pipe','id') }} {% raw %} ${HOME} $(id) `id` '\"; ]]"
 

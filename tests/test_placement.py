@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from builders import WEBSITE, collective, server, structure
 
 from chaton.errors import ExitCode
 from chaton.loader import load_inventory
@@ -19,9 +20,8 @@ from chaton.placement import (
     place,
     removed,
 )
-from placement.builders import WEBSITE, collective, server, structure
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
+EXAMPLE = Path(__file__).resolve().parents[1] / "inventories" / "example"
 
 
 def test_example_footprints_and_totals_worked_out_by_hand() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from costs.support import EXAMPLE, WORKED
 
 from chaton.cli import main
-from costs.support import EXAMPLE, WORKED
 
 
 def test_bad_format_is_bad_input(

@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import VAULT_PASSWORD
 
 from chaton.cli import main
 from chaton.dns import TXT_CHUNK, dkim_value, txt_strings
 from chaton.errors import BadInput
 from chaton.secrets import generate
 from chaton.vault import read_secrets
-from render.conftest import PASSWORD
+
+# English messages, and no vault password from the machine's environment: the only one is the
+# password `vault_inventory` (the writable example) holds in generated/. See tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("english", "no_outside_vault_password")
 
 LIST_DOMAINS = {
     "epicerie-coop": "lists.epicerie-coop.fr",
@@ -39,13 +43,13 @@ def openssl_public_key(private_pem: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def rendered(inventory: Path) -> Path:
-    assert main(["render", "-i", str(inventory)]) == 0
-    return inventory
+def rendered(vault_inventory: Path) -> Path:
+    assert main(["render", "-i", str(vault_inventory)]) == 0
+    return vault_inventory
 
 
 def secrets_of(root: Path) -> dict[str, str]:
-    return read_secrets(root / "generated" / "secrets.vault.yml", PASSWORD.encode())
+    return read_secrets(root / "generated" / "secrets.vault.yml", VAULT_PASSWORD.encode())
 
 
 def test_a_generated_dkim_key_is_rsa_2048_in_pkcs8(tmp_path: Path) -> None:
@@ -152,18 +156,18 @@ def test_without_public_name_the_mx_is_a_placeholder_and_a_warning_says_so(
 
 
 def test_unknown_structure_not_rendered_or_stale_is_bad_input(
-    inventory: Path, capsys: pytest.CaptureFixture[str]
+    vault_inventory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["dns", "-i", str(inventory)]) == 2
+    assert main(["dns", "-i", str(vault_inventory)]) == 2
     assert "not rendered yet: run `chaton render` first" in capsys.readouterr().err
-    assert main(["render", "-i", str(inventory)]) == 0
-    assert main(["dns", "-i", str(inventory), "--structure", "zebre"]) == 2
+    assert main(["render", "-i", str(vault_inventory)]) == 0
+    assert main(["dns", "-i", str(vault_inventory), "--structure", "zebre"]) == 2
     assert "no structure zebre in" in capsys.readouterr().err
-    structure = inventory / "structures" / "velo-cite.yml"
+    structure = vault_inventory / "structures" / "velo-cite.yml"
     data = yaml.safe_load(structure.read_text(encoding="utf-8"))
     data["services"]["lists"].append({"name": "nouvelle", "owners": ["bureau@velo-cite.fr"]})
     structure.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    assert main(["dns", "-i", str(inventory)]) == 2
+    assert main(["dns", "-i", str(vault_inventory)]) == 2
     assert "the generated files are stale" in capsys.readouterr().err
 
 

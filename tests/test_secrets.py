@@ -18,6 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from chaton.render import MASTODON_SECRETS
 from chaton.secrets import SecretSpec, complete, generate
 
+# English messages, and no vault password from the machine's environment
+# (CHATON_VAULT_PASSWORD_FILE unset): tests/conftest.py.
+pytestmark = pytest.mark.usefixtures("english", "no_outside_vault_password")
+
 # The order of P-256 (SEC 2, secp256r1): a private scalar lies in [1, n - 1].
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 LINES = re.compile(

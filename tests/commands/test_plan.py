@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("english")
 def test_plan_of_the_example(inventory: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "-i", str(inventory)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    # Worked out by hand from collective.yml: see tests/placement/test_placement.py.
+    # Worked out by hand from collective.yml: see tests/test_placement.py.
     assert lines[0] == "fabrique-1: headroom 26 %"
     assert lines[1] == "  RAM (MB): 11520 reserved of 28672 (40 %), 17152 free"
     assert lines[2] == "  disk (GB): 603.4 reserved of 1900 (32 %), 1296.6 free"
