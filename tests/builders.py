@@ -21,7 +21,11 @@ def server(name: str, cores: int, ram_mb: int, disk_gb: int, **extra: Any) -> di
     }
 
 
-def collective(*servers: dict[str, Any], offers: dict[str, Any] | None = None) -> Collective:
+def collective(
+    *servers: dict[str, Any], offers: dict[str, Any] | None = None, **extra: Any
+) -> Collective:
+    """A collective of `servers` with two small people costs, one tier, and `offers` (by default
+    the placement tests': small limits of accounts and lists); `extra`: more of its fields."""
     return Collective.model_validate(
         {
             "name": "Test",
@@ -56,6 +60,7 @@ def collective(*servers: dict[str, Any], offers: dict[str, Any] | None = None) -
                 "website": {"instance": {"ram_mb": 1024, "disk_gb": 10, "cpu_share": 1}},
             },
             "tiers": {"member": {"label": "Membre", "share_paid": 1}},
+            **extra,
         }
     )
 
