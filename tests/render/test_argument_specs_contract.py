@@ -478,6 +478,7 @@ NOT_APPLIED: dict[str, dict[str, str]] = {
     "example": {"backup": "no backup_repository_host"},
     "bare": {
         "backup": "no backup_repository_host",
+        "instance_accounts": "no Nextcloud or Mastodon instance",
         "mailman": "no lists",
         "mastodon": "no Mastodon",
         "nextcloud": "no Nextcloud",
