@@ -17,7 +17,7 @@ import yaml
 from chaton.attribution import StructureIndex
 from chaton.backups import plan_inventory
 from chaton.errors import BadInput
-from chaton.generated import CheckedRender, check_render, generated_dir
+from chaton.generated import CheckedRender, check_render, generated_dir, not_rendered
 from chaton.i18n import _
 from chaton.loader import Inventory
 from chaton.paths import PROJECT_ROOT
@@ -49,10 +49,7 @@ class RenderedCollective:
     def require_rendered(self) -> Inventory:
         """The inventory; BadInput when `chaton render` has not run on it yet."""
         if self.inventory is None:
-            generated = generated_dir(self.root)
-            raise BadInput(
-                _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
-            )
+            raise not_rendered(self.root)
         return self.inventory
 
     def indexes(self) -> dict[str, StructureIndex]:
@@ -111,16 +108,14 @@ def read_rendered(
 ) -> RenderedCollective:
     """The collective in `root` as rendered (`current_render`), with what Ansible is given.
     `require`: BadInput when it has not been rendered yet (else Ansible gets hosts.yml only)."""
+    checked = current_render(root, vault_password_file)
+    if checked is None and require:
+        raise not_rendered(root)
     generated = generated_dir(root)
-    if require and not (generated / INVENTORY_FILE).is_file():
-        raise BadInput(
-            _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
-        )
     inventories = [inventory_file(root)]
     extra_args: list[str] = []
     inventory: Inventory | None = None
     host_vars: dict[str, Mapping[str, Any]] = {}
-    checked = current_render(root, vault_password_file)
     if checked is not None:
         inventory = checked.inventory
         host_vars = {

@@ -31,6 +31,14 @@ def generated_dir(root: Path) -> Path:
     return root / GENERATED
 
 
+def not_rendered(root: Path) -> BadInput:
+    """What is said when a command needs `root`'s generated files and `chaton render` has not
+    written them yet."""
+    return BadInput(
+        _("{path}: not rendered yet: run `chaton render` first", path=str(generated_dir(root)))
+    )
+
+
 def read_recorded(root: Path) -> dict[str, str]:
     """Instance id → server, from the rendered host_vars (empty before the first render)."""
     folder = generated_dir(root) / HOST_VARS
@@ -112,11 +120,13 @@ def render_inventory(
 @dataclass(frozen=True)
 class CheckedRender:
     """A render made in memory and compared with the generated folder, with what it was made
-    from: when its report has nothing stale, `rendered.files` are the files on disk."""
+    from: when its report has nothing stale, `rendered.files` are the files on disk and
+    `secrets` the vault's values."""
 
     inventory: Inventory
     rendered: Rendered
     report: RenderReport
+    secrets: Mapping[str, str]
 
 
 def check_render(
@@ -165,7 +175,7 @@ def _render_inventory(
             remove=[out / path for path in removed],
             modes={out / SECRETS_FILE: 0o600},
         )
-    return CheckedRender(inventory, rendered, report)
+    return CheckedRender(inventory, rendered, report, update.values)
 
 
 def _existing(out: Path) -> Mapping[str, bytes]:

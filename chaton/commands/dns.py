@@ -11,7 +11,7 @@ from typing import Any
 from chaton.commands.options import add_inventory_argument, add_vault_password_argument
 from chaton.dns import SPF, mail_domains
 from chaton.errors import BadInput
-from chaton.generated import generated_dir
+from chaton.generated import generated_dir, not_rendered
 from chaton.i18n import _
 from chaton.loader import load_inventory
 from chaton.model import domain_to_ascii
@@ -46,16 +46,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chaton.deploying import current_render
-    from chaton.vault import SECRETS_FILE, password_file, read_password, read_secrets
 
     root = args.inventory
     generated = generated_dir(root)
     checked = current_render(root, args.vault_password_file)
     if checked is None:
         load_inventory(root)  # what is wrong in the inventory is said before "render first"
-        raise BadInput(
-            _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
-        )
+        raise not_rendered(root)
     inventory = checked.inventory
     if args.structure is not None and args.structure not in inventory.structures:
         raise BadInput(
@@ -66,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 slugs=", ".join(sorted(inventory.structures)),
             )
         )
-    password = read_password(password_file(root, args.vault_password_file))
-    secrets = read_secrets(generated / SECRETS_FILE, password)
+    secrets = checked.secrets  # the vault, as the check that the render is current read it
     public_names = {
         server.name: domain_to_ascii(server.public_name) if server.public_name else None
         for server in inventory.collective.servers

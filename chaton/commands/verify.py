@@ -10,8 +10,7 @@ from typing import Any
 
 from chaton.commands.options import add_inventory_argument
 from chaton.commands.output import print_checks
-from chaton.errors import BadInput
-from chaton.generated import generated_dir
+from chaton.generated import generated_dir, not_rendered
 from chaton.i18n import _, n_
 from chaton.render import HOST_VARS
 from chaton.servers import inventory_file, server_addresses, server_shells
@@ -55,9 +54,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     generated = generated_dir(args.inventory)
     if not (generated / HOST_VARS).is_dir():
-        raise BadInput(
-            _("{path}: not rendered yet: run `chaton render` first", path=str(generated))
-        )
+        raise not_rendered(args.inventory)
     # The servers chaton rendered: the inventory's other hosts (a backup host) serve no site.
     servers = {path.stem for path in (generated / HOST_VARS).glob("*.yml")}
     addresses = server_addresses(inventory_file(args.inventory), servers)
